@@ -1,1 +1,13 @@
+//! What every Slipstream service runs on: telemetry, shutdown, the HTTP edge (problem+json
+//! errors, request ids, body limits) and Kafka client settings. One place, so the api, the
+//! producer and the consumers answer and log alike.
 
+pub mod http;
+pub mod json;
+pub mod kafka;
+pub mod problem;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use json::JsonBody;
+pub use problem::Problem;
