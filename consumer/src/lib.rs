@@ -1,1 +1,12 @@
+//! The consumer: one process per topic, forwarding each message to the api in partition
+//! order and committing its offset only once the api stored it or a dead-letter topic holds it.
 
+mod config;
+mod dead_letter;
+mod forward;
+mod health;
+mod worker;
+
+pub use config::Config;
+pub use forward::{Forwarder, Outcome};
+pub use worker::run;

@@ -1,0 +1,69 @@
+use std::net::IpAddr;
+use std::time::Duration;
+
+use slipstream_model::Kind;
+use slipstream_runtime::kafka::KafkaArgs;
+use slipstream_runtime::telemetry::LogFormat;
+
+/// Consumer settings, from flags or the environment.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "consumer",
+    version,
+    about = "Slipstream consumer: one topic from Kafka to the api."
+)]
+pub struct Config {
+    /// The topic to consume: users, events or coupons.
+    #[arg(long, env = "TOPIC", value_parser = parse_kind)]
+    pub topic: Kind,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Base URL of the api.
+    #[arg(long, env = "API_URL", default_value = "http://127.0.0.1:8098")]
+    pub api_url: String,
+    /// Consumer group; replicas of one topic share it. Defaults to `slipstream-<topic>`.
+    #[arg(long, env = "GROUP_ID")]
+    pub group_id: Option<String>,
+    /// Address of the health endpoint.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// Port of the health endpoint (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8100)]
+    pub port: u16,
+    /// Timeout of one forward to the api.
+    #[arg(long, env = "FORWARD_TIMEOUT_MS", default_value_t = 10_000)]
+    pub forward_timeout_ms: u64,
+    /// How long a coupon waits for its user and events before it is dead-lettered.
+    #[arg(long, env = "MISSING_REFERENCE_TIMEOUT_SECS", default_value_t = 60)]
+    pub missing_reference_timeout_secs: u64,
+    /// Longest pause between two retries.
+    #[arg(long, env = "MAX_BACKOFF_MS", default_value_t = 10_000)]
+    pub max_backoff_ms: u64,
+    /// Log format; JSON unless stdout is a terminal.
+    #[arg(long, env = "LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    pub fn group_id(&self) -> String {
+        self.group_id
+            .clone()
+            .unwrap_or_else(|| format!("{}slipstream-{}", self.kafka.topic_prefix, self.topic))
+    }
+
+    pub fn forward_timeout(&self) -> Duration {
+        Duration::from_millis(self.forward_timeout_ms)
+    }
+
+    pub fn missing_reference_timeout(&self) -> Duration {
+        Duration::from_secs(self.missing_reference_timeout_secs)
+    }
+
+    pub fn max_backoff(&self) -> Duration {
+        Duration::from_millis(self.max_backoff_ms)
+    }
+}
+
+fn parse_kind(name: &str) -> Result<Kind, String> {
+    Kind::parse(name).ok_or_else(|| format!("`{name}` is not one of users, events, coupons"))
+}

@@ -1,0 +1,81 @@
+//! `POST /users`, `/events`, `/coupons`: one record or a batch, validated whole, then written.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use slipstream_model::{parse_batch, Batch, Coupon, Event, Record, User};
+use slipstream_runtime::http::{REQUEST_ID, TRACEPARENT};
+use slipstream_runtime::JsonBody;
+
+use crate::error::Result;
+use crate::publisher::{Outgoing, Trace};
+use crate::startup::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", post(publish::<User>))
+        .route("/events", post(publish::<Event>))
+        .route("/coupons", post(publish::<Coupon>))
+}
+
+/// Assigns missing ids and defaults before writing, so the message is the complete record
+/// and a redelivery to the api is recognised as the same record.
+#[tracing::instrument(skip_all, fields(kind = %R::KIND))]
+async fn publish<R: Record>(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse> {
+    let now = Utc::now();
+    let batch = parse_batch::<R>(&body, now)?;
+    let single = matches!(batch, Batch::One(_));
+    let outgoing = batch
+        .into_vec()
+        .into_iter()
+        .map(|mut record| {
+            if record.id().is_none() {
+                record.set_id(state.ids.next_id());
+            }
+            record.fill_defaults(now);
+            outgoing(&record)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let receipts = state
+        .publisher
+        .publish(R::KIND, outgoing, &trace(&headers))
+        .await?;
+    tracing::info!(records = receipts.len(), "Records accepted.");
+    let body = match (single, receipts.as_slice()) {
+        (true, [receipt]) => serde_json::to_value(receipt),
+        _ => serde_json::to_value(&receipts),
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(body.map_err(anyhow::Error::from)?),
+    ))
+}
+
+fn outgoing<R: Record>(record: &R) -> Result<Outgoing> {
+    let id = record.id().unwrap_or_default();
+    Ok(Outgoing {
+        id,
+        key: record.partition_key().unwrap_or(id).to_string(),
+        payload: serde_json::to_vec(record).map_err(anyhow::Error::from)?,
+    })
+}
+
+fn trace(headers: &HeaderMap) -> Trace {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Trace {
+        request_id: text(REQUEST_ID).unwrap_or_default(),
+        traceparent: text(TRACEPARENT),
+    }
+}

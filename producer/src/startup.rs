@@ -1,0 +1,101 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use slipstream_model::{IdGenerator, Kind};
+use slipstream_runtime::{http, shutdown, Problem};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::publisher::Publisher;
+use crate::records;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub publisher: Arc<Publisher>,
+    pub ids: Arc<IdGenerator>,
+}
+
+/// The producer's routes, on whatever state the caller built.
+pub fn app(state: AppState, config: &Config) -> Router {
+    let routes = Router::new()
+        .merge(http::about_routes(
+            "slipstream-producer",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .route("/ready", get(ready))
+        .merge(records::router())
+        .with_state(state);
+    http::edge(routes, config.body_limit_bytes, config.request_timeout())
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, Problem> {
+    if state.publisher.is_ready().await {
+        Ok(Json(json!({"status": "ready"})))
+    } else {
+        Err(Problem::unavailable("Kafka is not reachable.", 5))
+    }
+}
+
+/// A producer bound to its port and connected to Kafka, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    publisher: Arc<Publisher>,
+}
+
+impl Application {
+    /// Creates the topics (waiting up to the startup timeout for Kafka), connects, and binds.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config
+            .kafka
+            .ensure_topics(
+                &Kind::ALL,
+                std::time::Duration::from_secs(config.startup_timeout_secs),
+            )
+            .await?;
+        let publisher = Arc::new(Publisher::new(&config)?);
+        let node = config.node_id.unwrap_or_else(rand_node);
+        let state = AppState {
+            publisher: publisher.clone(),
+            ids: Arc::new(IdGenerator::new(node)),
+        };
+        let address = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("Failed to bind {address}"))?;
+        tracing::info!(address = %listener.local_addr()?, node, "Producer listening.");
+        Ok(Self {
+            listener,
+            router: app(state, &config),
+            publisher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, lets running requests finish (each waits for its
+    /// acknowledgements), then flushes what Kafka has not taken yet.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown::signal())
+            .await
+            .context("The HTTP server failed")?;
+        self.publisher.flush();
+        tracing::info!("Producer stopped.");
+        Ok(())
+    }
+}
+
+fn rand_node() -> u16 {
+    (uuid::Uuid::new_v4().as_u128() % u128::from(IdGenerator::MAX_NODE + 1)) as u16
+}
