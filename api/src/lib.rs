@@ -1,1 +1,17 @@
+//! Slipstream's api: validates users, events and coupons, stores them in SQLite, and serves
+//! them back. Writes are idempotent by id, which turns the consumers' at-least-once delivery
+//! into exactly-once storage.
 
+pub mod config;
+mod coupons;
+pub mod error;
+mod events;
+mod health;
+pub mod startup;
+pub mod store;
+mod users;
+mod web;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use startup::{app, AppState, Application};

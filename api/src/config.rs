@@ -1,0 +1,109 @@
+//! Everything the api can be told, from flags or the environment.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use slipstream_runtime::http::DEFAULT_BODY_LIMIT;
+use slipstream_runtime::telemetry::LogFormat;
+use sqlx::sqlite::SqliteSynchronous;
+
+/// The api's settings; every flag can also be set by the environment variable named after it.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "api",
+    version,
+    about = "Slipstream's validating REST api and its storage."
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env, default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, env, default_value_t = 8098)]
+    pub port: u16,
+
+    /// SQLite database, e.g. `sqlite://slipstream.db`; the file is created if missing.
+    /// It must be a file: the api opens it with separate read and write connections.
+    #[arg(long, env, default_value = "sqlite://slipstream.db")]
+    pub database_url: String,
+
+    /// When a commit reaches the disk. `full` makes an acknowledged write survive a crash;
+    /// `normal` is faster but may lose the last writes when the machine (not the process) dies.
+    #[arg(long, env, value_enum, ignore_case = true, default_value_t = Synchronous::Full)]
+    pub sqlite_synchronous: Synchronous,
+
+    /// Connections that serve reads; writes always go through one connection of their own.
+    #[arg(long, env, default_value_t = 4)]
+    pub database_read_connections: u32,
+
+    /// How long a request waits for the database (a free connection, a lock held by another
+    /// process) before it is answered 503 with `Retry-After`.
+    #[arg(long, env, default_value_t = 5_000)]
+    pub database_busy_timeout_ms: u64,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env, default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit_bytes: usize,
+
+    /// Longest a request may take before it is answered 408.
+    #[arg(long, env, default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Log lines as `json` or `pretty`; JSON unless stdout is a terminal.
+    #[arg(long, env, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn database_busy_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_busy_timeout_ms)
+    }
+}
+
+/// SQLite's `synchronous` pragma, as far as it matters in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Synchronous {
+    Off,
+    Normal,
+    Full,
+    Extra,
+}
+
+impl From<Synchronous> for SqliteSynchronous {
+    fn from(value: Synchronous) -> Self {
+        match value {
+            Synchronous::Off => Self::Off,
+            Synchronous::Normal => Self::Normal,
+            Synchronous::Full => Self::Full,
+            Synchronous::Extra => Self::Extra,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_durable_and_match_the_original_port() {
+        let config = Config::try_parse_from(["api"]).expect("defaults parse");
+        assert_eq!(config.port, 8098);
+        assert_eq!(config.sqlite_synchronous, Synchronous::Full);
+        assert_eq!(config.body_limit_bytes, 1024 * 1024);
+        assert_eq!(config.request_timeout(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn synchronous_is_read_in_any_case() {
+        let config =
+            Config::try_parse_from(["api", "--sqlite-synchronous", "NORMAL"]).expect("parses");
+        assert_eq!(config.sqlite_synchronous, Synchronous::Normal);
+    }
+}

@@ -1,0 +1,223 @@
+//! The api's one error type, and how each error is answered.
+
+use std::error::Error as StdError;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use slipstream_model::{Id, Invalid, Kind};
+use slipstream_runtime::Problem;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Seconds a client is told to wait before retrying a write the database could not take.
+const RETRY_AFTER_SECS: u64 = 1;
+
+// SQLite primary result codes; an extended code carries one in its low byte.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the request body is invalid")]
+    Invalid(#[from] Invalid),
+
+    /// A malformed part of the request other than the body: `invalid-path`, `invalid-query`.
+    #[error("{detail}")]
+    BadRequest { kind: &'static str, detail: String },
+
+    #[error("no {} with id {id}", singular(*kind))]
+    NotFound { kind: Kind, id: Id },
+
+    #[error("a {} with id {id} exists with different content", singular(*kind))]
+    IdConflict { kind: Kind, id: Id },
+
+    #[error("the coupon names records the api does not have")]
+    MissingReference(Missing),
+
+    #[error("the database cannot take the request now")]
+    Unavailable(#[source] sqlx::Error),
+
+    #[error("a database operation failed")]
+    Database(#[source] sqlx::Error),
+
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The ids a coupon names that are not stored, each list sorted and without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    pub users: Vec<Id>,
+    pub events: Vec<Id>,
+}
+
+impl Missing {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.events.is_empty()
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// A busy database or an exhausted pool is worth retrying; anything else is our fault.
+    fn from(error: sqlx::Error) -> Self {
+        if is_busy(&error) {
+            Self::Unavailable(error)
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(e) => e
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+        _ => false,
+    }
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::IdConflict { .. } | Self::MissingReference(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn into_problem(self) -> Problem {
+        let status = self.status();
+        let detail = sentence(&self);
+        match self {
+            Self::Invalid(invalid) => Problem::validation(invalid),
+            Self::BadRequest { kind, .. } => Problem::new(status, kind, detail),
+            Self::NotFound { .. } => Problem::not_found(detail),
+            Self::IdConflict { .. } => Problem::new(status, "id-conflict", detail),
+            Self::MissingReference(missing) => {
+                Problem::new(status, "missing-reference", detail).with("missing", json(&missing))
+            }
+            Self::Unavailable(_) => Problem::unavailable(detail, RETRY_AFTER_SECS),
+            Self::Database(_) | Self::Internal(_) => Problem::internal(),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    /// Server-side failures are logged here, once, with their whole cause chain; the client
+    /// learns only that something failed.
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Unavailable(_) => {
+                tracing::warn!(error = %cause_chain(&self), "The database could not take a request.");
+            }
+            Self::Database(_) | Self::Internal(_) => {
+                tracing::error!(error = %cause_chain(&self), "A request failed.");
+            }
+            _ => {}
+        }
+        self.into_problem().into_response()
+    }
+}
+
+/// `error: cause: root cause`, as one line for the log.
+pub fn cause_chain(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The error's message as a sentence for a problem's `detail`.
+fn sentence(error: &Error) -> String {
+    let text = error.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => text,
+    }
+}
+
+fn singular(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Users => "user",
+        Kind::Events => "event",
+        Kind::Coupons => "coupon",
+    }
+}
+
+fn json(missing: &Missing) -> serde_json::Value {
+    serde_json::json!({"users": missing.users, "events": missing.events})
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header::RETRY_AFTER;
+
+    use super::*;
+
+    #[test]
+    fn an_exhausted_pool_is_503_with_retry_after() {
+        let response = Error::from(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn other_database_failures_are_500_and_say_nothing_internal() {
+        let error = Error::from(sqlx::Error::Protocol("secret detail".into()));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let problem = error.into_problem();
+        assert_eq!(problem.kind, "internal");
+        assert!(!problem.detail.contains("secret"));
+    }
+
+    #[test]
+    fn details_are_sentences_naming_the_record() {
+        let problem = Error::IdConflict {
+            kind: Kind::Users,
+            id: 7,
+        }
+        .into_problem();
+        assert_eq!(
+            problem.detail,
+            "A user with id 7 exists with different content."
+        );
+        assert_eq!(problem.kind, "id-conflict");
+    }
+
+    #[test]
+    fn a_missing_reference_lists_the_missing_ids() {
+        let missing = Missing {
+            users: vec![3],
+            events: vec![1, 2],
+        };
+        let problem = Error::MissingReference(missing).into_problem();
+        assert_eq!(
+            problem.extensions["missing"],
+            serde_json::json!({"users": [3], "events": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn the_cause_chain_names_every_cause() {
+        let error = Error::Internal(anyhow::anyhow!("root").context("outer"));
+        assert_eq!(cause_chain(&error), "outer: root");
+    }
+}

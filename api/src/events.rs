@@ -1,0 +1,103 @@
+//! `POST /events`, `GET /events/{id}`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use slipstream_model::{Event, Invalid, Kind, Record};
+use slipstream_runtime::JsonBody;
+
+use crate::error::{Error, Result};
+use crate::startup::AppState;
+use crate::store::Saved;
+use crate::web::IdPath;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/events", post(create))
+        .route("/events/{id}", get(read))
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadOptions {
+    gen_recommendations: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn create(
+    State(state): State<AppState>,
+    options: Result<Query<UploadOptions>, QueryRejection>,
+    JsonBody(body): JsonBody,
+) -> Result<Saved<Event>> {
+    let gen_recommendations = gen_recommendations(options)?;
+    let now = Utc::now();
+    let event: Event = Record::parse(&body, now)?;
+    let saved = state.store.save(event, now).await?;
+    if let Saved::Created(event) = &saved {
+        on_event_stored(&state, event, gen_recommendations);
+    }
+    Ok(saved)
+}
+
+#[tracing::instrument(skip(state))]
+async fn read(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<Event>> {
+    let event = state.store.find(id).await?;
+    event.map(Json).ok_or(Error::NotFound {
+        kind: Kind::Events,
+        id,
+    })
+}
+
+/// The seam for the recommender: SPEC §6 wants every affected user's recommendations to
+/// reflect a new event within a second, unless the upload said `gen_recommendations=false`.
+/// Called once per event, when it is first stored; a replay changes nothing. No recommender
+/// exists yet, so nothing is refreshed.
+fn on_event_stored(_state: &AppState, event: &Event, gen_recommendations: bool) {
+    tracing::debug!(
+        event_id = event.id,
+        gen_recommendations,
+        "Stored an event; no recommender is wired in yet."
+    );
+}
+
+/// `gen_recommendations`, true unless said otherwise, spelt as the original FastAPI system
+/// accepted it (`false`, `False`, `0`, `no`, `off`, …).
+fn gen_recommendations(options: Result<Query<UploadOptions>, QueryRejection>) -> Result<bool> {
+    let Query(options) = options.map_err(|rejection| Error::BadRequest {
+        kind: "invalid-query",
+        detail: rejection.body_text(),
+    })?;
+    match options.gen_recommendations.as_deref() {
+        None => Ok(true),
+        Some(value) => parse_flag(value).ok_or_else(|| {
+            Invalid::at("gen_recommendations", "must be a boolean (true or false)").into()
+        }),
+    }
+}
+
+fn parse_flag(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_read_as_fastapi_reads_booleans() {
+        for yes in ["true", "True", "1", "yes", "on"] {
+            assert_eq!(parse_flag(yes), Some(true), "{yes}");
+        }
+        for no in ["false", "False", "0", "no", "off"] {
+            assert_eq!(parse_flag(no), Some(false), "{no}");
+        }
+        assert_eq!(parse_flag("maybe"), None);
+        assert_eq!(parse_flag(""), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! `/`, `/health` and `/ready`: whether the api runs, and whether it can serve.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use slipstream_runtime::http::about_routes;
+
+use crate::error::{Error, Result};
+use crate::startup::AppState;
+
+pub fn router() -> Router<AppState> {
+    about_routes(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).route("/ready", get(ready))
+}
+
+/// Ready when the database answers a query.
+#[tracing::instrument(skip_all)]
+async fn ready(State(state): State<AppState>) -> Result<Json<Value>> {
+    state.store.ping().await.map_err(Error::Unavailable)?;
+    Ok(Json(json!({"status": "ready"})))
+}

@@ -1,0 +1,206 @@
+use std::collections::BTreeSet;
+
+use slipstream_model::{Coupon, Id, Odds, Selection, Stake};
+use sqlx::{FromRow, SqliteConnection};
+
+use super::{decode, from_micros, micros, truncate, Store, Table};
+use crate::error::{Error, Missing, Result};
+
+/// One selection of a coupon, joined with its coupon: a coupon is its consecutive lines.
+#[derive(FromRow)]
+struct CouponLine {
+    id: Id,
+    user_id: Id,
+    stake: i64,
+    timestamp: i64,
+    event_id: Id,
+    odds: i64,
+}
+
+impl Table for Coupon {
+    const TABLE: &'static str = "coupons";
+
+    async fn find(conn: &mut SqliteConnection, id: Id) -> Result<Option<Self>> {
+        let lines = sqlx::query_as(
+            "SELECT c.id, c.user_id, c.stake, c.timestamp, s.event_id, s.odds
+             FROM coupons c JOIN selections s ON s.coupon_id = c.id
+             WHERE c.id = ?
+             ORDER BY s.position",
+        )
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+        Ok(assemble(lines)?.pop())
+    }
+
+    /// Foreign keys enforce the references; when one fails, the transaction is asked which
+    /// ids are missing, so the client learns all of them at once.
+    async fn insert(&self, conn: &mut SqliteConnection) -> Result<()> {
+        match insert_rows(self, conn).await {
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                let missing = missing_references(conn, self).await?;
+                if missing.is_empty() {
+                    return Err(Error::Database(sqlx::Error::Database(e)));
+                }
+                Err(Error::MissingReference(missing))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn same_content(&self, stored: &Self) -> bool {
+        let mut request = self.clone();
+        request.timestamp = request.timestamp.or(stored.timestamp);
+        request == *stored
+    }
+
+    fn to_storage_precision(&mut self) {
+        self.timestamp = self.timestamp.map(truncate);
+    }
+}
+
+impl Store {
+    /// A user's coupons ordered by timestamp, then id; `None` for an unknown user.
+    #[tracing::instrument(skip(self))]
+    pub async fn coupons_of_user(&self, user_id: Id) -> Result<Option<Vec<Coupon>>> {
+        let mut conn = self.read.acquire().await?;
+        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !known {
+            return Ok(None);
+        }
+        let lines = sqlx::query_as(
+            "SELECT c.id, c.user_id, c.stake, c.timestamp, s.event_id, s.odds
+             FROM coupons c JOIN selections s ON s.coupon_id = c.id
+             WHERE c.user_id = ?
+             ORDER BY c.timestamp, c.id, s.position",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        assemble(lines).map(Some)
+    }
+}
+
+async fn insert_rows(coupon: &Coupon, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO coupons (id, user_id, stake, timestamp) VALUES (?, ?, ?, ?)")
+        .bind(coupon.id)
+        .bind(coupon.user_id)
+        .bind(coupon.stake.cents())
+        .bind(coupon.timestamp.map(micros))
+        .execute(&mut *conn)
+        .await?;
+    for (position, selection) in (0_i64..).zip(&coupon.selections) {
+        sqlx::query(
+            "INSERT INTO selections (coupon_id, position, event_id, odds) VALUES (?, ?, ?, ?)",
+        )
+        .bind(coupon.id)
+        .bind(position)
+        .bind(selection.event_id)
+        .bind(selection.odds.thousandths())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn missing_references(conn: &mut SqliteConnection, coupon: &Coupon) -> Result<Missing> {
+    let mut missing = Missing::default();
+    if !exists(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)",
+        coupon.user_id,
+    )
+    .await?
+    {
+        missing.users.push(coupon.user_id);
+    }
+    let mut events = BTreeSet::new();
+    for id in coupon.event_ids() {
+        if !exists(
+            conn,
+            "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?)",
+            id,
+        )
+        .await?
+        {
+            events.insert(id);
+        }
+    }
+    missing.events = events.into_iter().collect();
+    Ok(missing)
+}
+
+async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Result<bool> {
+    Ok(sqlx::query_scalar(sql).bind(id).fetch_one(conn).await?)
+}
+
+/// Folds lines ordered by coupon into coupons, keeping the order of both.
+fn assemble(lines: Vec<CouponLine>) -> Result<Vec<Coupon>> {
+    let mut coupons: Vec<Coupon> = Vec::new();
+    for line in lines {
+        let selection = Selection {
+            event_id: line.event_id,
+            odds: decode(Odds::from_thousandths(line.odds), "selections.odds")?,
+        };
+        match coupons.last_mut() {
+            Some(coupon) if coupon.id == Some(line.id) => coupon.selections.push(selection),
+            _ => coupons.push(Coupon {
+                id: Some(line.id),
+                user_id: line.user_id,
+                stake: decode(Stake::from_cents(line.stake), "coupons.stake")?,
+                selections: vec![selection],
+                timestamp: Some(from_micros(line.timestamp, "coupons.timestamp")?),
+            }),
+        }
+    }
+    Ok(coupons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: Id, event_id: Id) -> CouponLine {
+        CouponLine {
+            id,
+            user_id: 1,
+            stake: 150,
+            timestamp: 0,
+            event_id,
+            odds: 2_000,
+        }
+    }
+
+    #[test]
+    fn consecutive_lines_of_a_coupon_become_its_selections_in_order() {
+        let coupons = assemble(vec![line(5, 1), line(5, 2), line(3, 9)]).expect("valid");
+        let shape: Vec<(Option<Id>, Vec<Id>)> = coupons
+            .iter()
+            .map(|c| (c.id, c.event_ids().collect()))
+            .collect();
+        assert_eq!(shape, [(Some(5), vec![1, 2]), (Some(3), vec![9])]);
+        assert_eq!(coupons[0].stake.cents(), 150);
+    }
+
+    #[test]
+    fn stored_values_the_model_refuses_are_errors_not_panics() {
+        let mut bad = line(1, 1);
+        bad.odds = 0;
+        assert!(assemble(vec![bad]).is_err());
+    }
+
+    #[test]
+    fn a_coupon_without_timestamp_is_the_stored_one() {
+        let body = serde_json::json!({"id": 1, "user_id": 2, "stake": 1.5, "selections": [{"event_id": 3, "odds": 2}, {"event_id": 4, "odds": 3}]});
+        let request = Coupon::parse(&body).expect("valid");
+        let mut stored = request.clone();
+        stored.timestamp = Some(chrono::Utc::now());
+        assert!(request.same_content(&stored));
+        let mut reordered = request.clone();
+        reordered.selections.reverse();
+        assert!(!reordered.same_content(&stored));
+    }
+}

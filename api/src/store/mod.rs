@@ -1,0 +1,206 @@
+//! SQLite storage: the pools, the schema, and how each kind of record is written and read.
+//!
+//! All writes go through one connection, so they are serialized in the process and never meet
+//! SQLite's "database is locked"; each is one `BEGIN IMMEDIATE` transaction. Reads use a pool
+//! of their own, which WAL lets run beside the writer.
+
+mod coupons;
+mod events;
+mod users;
+
+use std::future::Future;
+use std::str::FromStr;
+
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, SubsecRound, Utc};
+use slipstream_model::{Id, Record, GENERATED_ID_FLOOR};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::SqliteConnection;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// The database, with its write connection and its read pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+/// What a write did: 201 or 200 to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved<R> {
+    /// The record is new; this is it as stored.
+    Created(R),
+    /// The identical record was already stored; this is the stored one.
+    Replayed(R),
+}
+
+/// How one kind of record is kept.
+pub trait Table: Record + Clone + PartialEq {
+    /// Its table, which the next free id is taken from.
+    const TABLE: &'static str;
+
+    fn find(
+        conn: &mut SqliteConnection,
+        id: Id,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send;
+
+    /// Inserts the complete record (id set, defaults filled).
+    fn insert(&self, conn: &mut SqliteConnection) -> impl Future<Output = Result<()>> + Send;
+
+    /// Whether a request carrying this id means the stored record: every field the request
+    /// carries is equal; a field it left to the server's default matches whatever is stored.
+    fn same_content(&self, stored: &Self) -> bool;
+
+    /// Truncates timestamps to what a column holds, so a record compares equal to itself
+    /// read back.
+    fn to_storage_precision(&mut self);
+}
+
+impl Store {
+    /// Opens the database, creating the file if needed, and brings its schema up to date.
+    #[tracing::instrument(skip_all)]
+    ///
+    /// Connections skip the pool's ping before each use: an in-process SQLite connection does
+    /// not go stale the way a network connection does, and the ping would cost every write.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(&config.database_url)
+            .context("Failed to parse DATABASE_URL")?
+            .foreign_keys(true)
+            .synchronous(config.sqlite_synchronous.into())
+            .busy_timeout(config.database_busy_timeout());
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .acquire_timeout(config.database_busy_timeout())
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+            .context("Failed to open the database for writing")?;
+        sqlx::migrate!()
+            .run(&write)
+            .await
+            .context("Failed to migrate the database")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(config.database_read_connections.max(1))
+            .test_before_acquire(false)
+            .acquire_timeout(config.database_busy_timeout())
+            .connect_with(options.read_only(true))
+            .await
+            .context("Failed to open the database for reading")?;
+        tracing::info!(url = %config.database_url, "Opened the database.");
+        Ok(Self { write, read })
+    }
+
+    /// Waits for in-flight queries, then closes every connection. The writer closes last:
+    /// only a connection that can write folds the WAL back into the database file.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    /// A cheap query that touches the schema: the database is there and readable.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(&self.read)
+            .await
+            .map(drop)
+    }
+
+    /// Stores a record or recognises it as already stored, in one transaction: a record
+    /// without id gets the next free one, a replay of a stored record is answered with it, a
+    /// different record under a stored id is a conflict.
+    #[tracing::instrument(skip_all, fields(kind = %R::KIND, id = record.id()))]
+    pub async fn save<R: Table>(&self, mut record: R, now: DateTime<Utc>) -> Result<Saved<R>> {
+        record.to_storage_precision();
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let saved = match record.id() {
+            Some(id) => match R::find(&mut tx, id).await? {
+                Some(stored) if record.same_content(&stored) => Saved::Replayed(stored),
+                Some(_) => return Err(Error::IdConflict { kind: R::KIND, id }),
+                None => Saved::Created(insert(&mut tx, record, now).await?),
+            },
+            None => {
+                record.set_id(next_id(&mut tx, R::TABLE).await?);
+                Saved::Created(insert(&mut tx, record, now).await?)
+            }
+        };
+        tx.commit().await?;
+        tracing::debug!(
+            created = matches!(saved, Saved::Created(_)),
+            "Saved a record."
+        );
+        Ok(saved)
+    }
+
+    /// The stored record with this id.
+    #[tracing::instrument(skip(self), fields(kind = %R::KIND))]
+    pub async fn find<R: Table>(&self, id: Id) -> Result<Option<R>> {
+        let mut conn = self.read.acquire().await?;
+        R::find(&mut conn, id).await
+    }
+}
+
+async fn insert<R: Table>(
+    conn: &mut SqliteConnection,
+    mut record: R,
+    now: DateTime<Utc>,
+) -> Result<R> {
+    record.fill_defaults(now);
+    record.to_storage_precision();
+    record.insert(conn).await?;
+    Ok(record)
+}
+
+/// One past the largest id below [`GENERATED_ID_FLOOR`]: ids from there up are the producers'.
+async fn next_id(conn: &mut SqliteConnection, table: &str) -> Result<Id> {
+    let sql = format!("SELECT MAX(id) FROM {table} WHERE id < ?");
+    let max: Option<Id> = sqlx::query_scalar(&sql)
+        .bind(GENERATED_ID_FLOOR)
+        .fetch_one(conn)
+        .await?;
+    let next = max.unwrap_or(0) + 1;
+    if next >= GENERATED_ID_FLOOR {
+        return Err(anyhow!("the api's ids for {table} are used up below 2^62").into());
+    }
+    Ok(next)
+}
+
+/// A timestamp as its column holds it.
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(micros: i64, column: &str) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| anyhow!("{column} holds {micros}, which is not a timestamp").into())
+}
+
+/// Microseconds are what the timestamp columns keep.
+fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// A stored value the model refuses means the file was changed behind the api's back.
+fn decode<T, E: std::fmt::Display>(parsed: Result<T, E>, column: &str) -> Result<T> {
+    parsed.map_err(|e| anyhow!("{column} holds a value the model refuses: {e}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_keep_microseconds() {
+        let t: DateTime<Utc> = "2024-05-01T18:30:00.123456789Z".parse().expect("valid");
+        let stored = truncate(t);
+        assert_eq!(stored.to_rfc3339(), "2024-05-01T18:30:00.123456+00:00");
+        assert_eq!(from_micros(micros(stored), "t").ok(), Some(stored));
+    }
+}

@@ -1,0 +1,115 @@
+use slipstream_model::{Country, Currency, Gender, Id, User};
+use sqlx::{FromRow, SqliteConnection};
+
+use super::{decode, from_micros, micros, truncate, Table};
+use crate::error::Result;
+
+#[derive(FromRow)]
+struct UserRow {
+    id: Id,
+    birth_year: i32,
+    country: String,
+    currency: String,
+    gender: String,
+    registration_date: i64,
+}
+
+impl Table for User {
+    const TABLE: &'static str = "users";
+
+    async fn find(conn: &mut SqliteConnection, id: Id) -> Result<Option<Self>> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, birth_year, country, currency, gender, registration_date
+             FROM users WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn insert(&self, conn: &mut SqliteConnection) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, birth_year, country, currency, gender, registration_date)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.id)
+        .bind(self.birth_year)
+        .bind(self.country.as_str())
+        .bind(self.currency.as_str())
+        .bind(self.gender.as_str())
+        .bind(self.registration_date.map(micros))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    fn same_content(&self, stored: &Self) -> bool {
+        let mut request = self.clone();
+        request.registration_date = request.registration_date.or(stored.registration_date);
+        request == *stored
+    }
+
+    fn to_storage_precision(&mut self) {
+        self.registration_date = self.registration_date.map(truncate);
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = crate::error::Error;
+
+    fn try_from(row: UserRow) -> Result<Self> {
+        Ok(Self {
+            id: Some(row.id),
+            birth_year: row.birth_year,
+            country: decode(Country::parse(&row.country), "users.country")?,
+            currency: decode(Currency::parse(&row.currency), "users.currency")?,
+            gender: decode(Gender::parse(&row.gender), "users.gender")?,
+            registration_date: Some(from_micros(
+                row.registration_date,
+                "users.registration_date",
+            )?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+
+    use super::*;
+
+    fn user(registration_date: Option<&str>) -> User {
+        let mut body =
+            json!({"id": 1, "birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"});
+        if let Some(date) = registration_date {
+            body["registration_date"] = json!(date);
+        }
+        User::parse(&body, Utc::now()).expect("valid")
+    }
+
+    #[test]
+    fn a_user_without_registration_date_is_the_stored_one() {
+        let stored = user(Some("2024-01-01T00:00:00Z"));
+        assert!(user(None).same_content(&stored));
+        assert!(user(Some("2024-01-01T00:00:00Z")).same_content(&stored));
+        assert!(!user(Some("2024-01-02T00:00:00Z")).same_content(&stored));
+    }
+
+    #[test]
+    fn any_other_field_makes_another_user() {
+        let stored = user(None);
+        let mut older = user(None);
+        older.birth_year = 1980;
+        assert!(!older.same_content(&stored));
+    }
+
+    #[test]
+    fn registration_dates_are_kept_to_the_microsecond() {
+        let mut user = user(Some("2024-01-01T00:00:00.1234567Z"));
+        user.to_storage_precision();
+        let expected: DateTime<Utc> = "2024-01-01T00:00:00.123456Z".parse().expect("valid");
+        assert_eq!(user.registration_date, Some(expected));
+    }
+}

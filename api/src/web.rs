@@ -1,0 +1,74 @@
+//! What the resource routes share: the id in a path, and the answer to a POST.
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use slipstream_model::Id;
+
+use crate::error::Error;
+use crate::store::Saved;
+
+/// The one id in a route's path, a positive integer; anything else is a 400 problem.
+#[derive(Debug, Clone, Copy)]
+pub struct IdPath(pub Id);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| invalid_path(rejection.body_text()))?;
+        parse_id(&raw)
+            .map(Self)
+            .ok_or_else(|| invalid_path(format!("`{raw}` is not an id: ids are positive integers")))
+    }
+}
+
+fn parse_id(raw: &str) -> Option<Id> {
+    let digits = raw.bytes().all(|b| b.is_ascii_digit());
+    raw.parse().ok().filter(|&id| digits && id > 0)
+}
+
+fn invalid_path(detail: String) -> Error {
+    Error::BadRequest {
+        kind: "invalid-path",
+        detail,
+    }
+}
+
+impl<R: Serialize> IntoResponse for Saved<R> {
+    /// 201 with the record on creation, 200 with the stored record on a replay.
+    fn into_response(self) -> Response {
+        match self {
+            Self::Created(record) => (StatusCode::CREATED, Json(record)).into_response(),
+            Self::Replayed(record) => (StatusCode::OK, Json(record)).into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_in_paths_are_positive_decimal_integers() {
+        assert_eq!(parse_id("42"), Some(42));
+        assert_eq!(parse_id("9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            "0",
+            "-1",
+            "+1",
+            "abc",
+            "",
+            "1.5",
+            "9223372036854775808",
+            " 1",
+        ] {
+            assert_eq!(parse_id(bad), None, "{bad} accepted");
+        }
+    }
+}

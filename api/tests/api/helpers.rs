@@ -1,0 +1,170 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use api::{Application, Config};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use slipstream_runtime::telemetry::{self, LogFormat};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running api with its own database file, which outlives restarts of the app.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    config: Config,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<anyhow::Result<()>>,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns an app whose settings `configure` changed from the test defaults.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        if std::env::var_os("TEST_LOG").is_some() {
+            telemetry::init(Some(LogFormat::Pretty));
+        }
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = test_config(dir.path().join("api.db"));
+        configure(&mut config);
+        let (address, stop, server) = start(config.clone()).await;
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("a client"),
+            config,
+            stop,
+            server,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the app gracefully and starts a new one on the same database file.
+    pub async fn restart(self) -> Self {
+        let _ = self.stop.send(());
+        self.server.await.expect("joined").expect("served");
+        let (address, stop, server) = start(self.config.clone()).await;
+        Self {
+            address,
+            stop,
+            server,
+            ..self
+        }
+    }
+
+    pub fn database_url(&self) -> &str {
+        &self.config.database_url
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Posts a record that must be created, and returns its id.
+    pub async fn create(&self, path: &str, body: &Value) -> i64 {
+        let response = self.post(path, body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "POST {path} {body}");
+        let stored: Value = response.json().await.expect("JSON");
+        stored["id"].as_i64().expect("an id")
+    }
+}
+
+fn test_config(database: PathBuf) -> Config {
+    Config {
+        host: [127, 0, 0, 1].into(),
+        port: 0,
+        database_url: format!("sqlite://{}", database.display()),
+        sqlite_synchronous: api::config::Synchronous::Full,
+        database_read_connections: 4,
+        database_busy_timeout_ms: 5_000,
+        body_limit_bytes: 1024 * 1024,
+        request_timeout_secs: 30,
+        log_format: None,
+    }
+}
+
+async fn start(config: Config) -> (String, oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>) {
+    let application = Application::build(config).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    (address, stop, server)
+}
+
+/// Asserts the response is a problem of this status and type, and returns its body.
+pub async fn problem(response: Response, status: StatusCode, kind: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers().get(CONTENT_TYPE).cloned();
+    assert_eq!(
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["type"], kind, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
+
+/// The fields a 422 names, sorted.
+pub fn failing_fields(problem: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("a field").to_owned())
+        .collect();
+    fields.sort();
+    fields
+}
+
+pub fn user() -> Value {
+    json!({"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"})
+}
+
+pub fn event() -> Value {
+    json!({
+        "begin_timestamp": "2030-06-15T18:00:00Z",
+        "end_timestamp": "2030-06-15T20:00:00Z",
+        "country": "GB",
+        "league": "Premier League",
+        "sport": "Football",
+        "participants": ["Arsenal", "Chelsea"],
+    })
+}
+
+pub fn coupon(user_id: i64, event_ids: &[i64]) -> Value {
+    let selections: Vec<Value> = event_ids
+        .iter()
+        .map(|id| json!({"event_id": id, "odds": 1.85}))
+        .collect();
+    json!({"user_id": user_id, "stake": 10.5, "selections": selections})
+}
+
+/// `body` with `id` set.
+pub fn with_id(mut body: Value, id: i64) -> Value {
+    body["id"] = json!(id);
+    body
+}

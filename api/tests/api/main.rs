@@ -1,0 +1,8 @@
+//! The api over real HTTP: each test runs its own app on a free port with a fresh database.
+
+mod coupons;
+mod edge;
+mod events;
+mod helpers;
+mod storage;
+mod users;
