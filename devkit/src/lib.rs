@@ -1,1 +1,28 @@
+//! Slipstream's own development and test tooling.
+//!
+//! The pipeline is only meaningful against a real Apache Kafka broker, so tests and local
+//! runs start one from the Maven Central jars (no Docker, no mocks) and run the services as
+//! real processes. Everything started here dies with the process that started it, even when
+//! that process is SIGKILLed, so a crashed test run never leaves brokers or ports behind.
 
+pub mod bins;
+pub mod http;
+pub mod kafka;
+pub mod ports;
+pub mod process;
+pub mod signals;
+pub mod up;
+
+pub use bins::workspace_bin;
+pub use http::wait_for_http;
+pub use kafka::{shared_broker, KafkaBroker, KafkaOptions};
+pub use ports::free_port;
+pub use process::{Logs, Service};
+
+/// Reports progress to the developer on stderr, where test harnesses do not capture it.
+///
+/// Fetching jars or stopping a pipeline takes seconds; saying so beats a silent pause.
+#[allow(clippy::print_stderr)] // The one place this crate talks to the terminal.
+pub(crate) fn notice(message: &str) {
+    eprintln!("slipstream-dev: {message}");
+}

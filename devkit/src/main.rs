@@ -1,1 +1,81 @@
-fn main() {}
+//! `slipstream-dev`: run a real Kafka broker, or the whole pipeline, on this machine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use slipstream_devkit::kafka::{self, KafkaOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "slipstream-dev",
+    version,
+    about = "Slipstream's local development tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A real Apache Kafka broker, without Docker.
+    Kafka {
+        #[command(subcommand)]
+        command: KafkaCommand,
+    },
+    /// Kafka, the api, the producer and the three consumers, until Ctrl-C.
+    Up,
+}
+
+#[derive(Debug, Subcommand)]
+enum KafkaCommand {
+    /// Download the pinned broker jars into the cache (done automatically when needed).
+    Fetch,
+    /// Run a broker in the foreground until Ctrl-C or SIGTERM.
+    Start {
+        /// Port for clients, on 127.0.0.1.
+        #[arg(long, default_value_t = 9092)]
+        port: u16,
+        /// Keep the broker's data here across runs (default: a temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[allow(clippy::print_stderr)] // The one report of a failure, with its whole cause chain.
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("slipstream-dev: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Kafka {
+            command: KafkaCommand::Fetch,
+        } => fetch(),
+        Command::Kafka {
+            command: KafkaCommand::Start { port, data_dir },
+        } => {
+            let mut options = KafkaOptions::new().port(port).fast_start(false);
+            if let Some(dir) = data_dir {
+                options = options.data_dir(dir);
+            }
+            kafka::run_in_foreground(options)
+        }
+        Command::Up => slipstream_devkit::up::run(),
+    }
+}
+
+#[allow(clippy::print_stdout)] // Where the jars are is this command's output.
+fn fetch() -> Result<()> {
+    let dist = kafka::fetch()?;
+    println!("{}", dist.lib_dir().display());
+    Ok(())
+}

@@ -46,9 +46,14 @@ pub(crate) fn serialize_scaled<S: Serializer>(
     places: u32,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    // Integer division by a power of ten is correctly rounded, so the nearest double's shortest
-    // text is the exact decimal for the magnitudes used here.
-    s.serialize_f64(units as f64 / 10_i64.pow(places) as f64)
+    let scale = 10_i64.pow(places);
+    if units % scale == 0 {
+        // Whole amounts stay integers: `5`, not `5.0`, as the client most likely wrote them.
+        return s.serialize_i64(units / scale);
+    }
+    // Division by a power of ten is correctly rounded, so the nearest double's shortest text
+    // is the exact decimal for the magnitudes used here.
+    s.serialize_f64(units as f64 / scale as f64)
 }
 
 #[cfg(test)]
@@ -89,11 +94,23 @@ mod tests {
 
     #[test]
     fn serialized_values_round_trip_exactly() {
-        for units in [1, 29, 1010, 1999, 100_000_000, 123_456_789] {
+        for units in [1, 29, 500, 1010, 1999, 100_000_000, 123_456_789] {
             let text = serde_json::to_string(&Wrapper(units)).expect("serializes");
             let back: Value = serde_json::from_str(&text).expect("parses");
             assert_eq!(parse_scaled(&back, 2), Ok(units), "{text}");
         }
+    }
+
+    #[test]
+    fn whole_amounts_serialize_as_integers() {
+        assert_eq!(
+            serde_json::to_string(&Wrapper(500)).ok().as_deref(),
+            Some("5")
+        );
+        assert_eq!(
+            serde_json::to_string(&Wrapper(550)).ok().as_deref(),
+            Some("5.5")
+        );
     }
 
     struct Wrapper(i64);

@@ -34,7 +34,7 @@ async fn a_coupon_is_stored_exactly_as_sent() {
         "id": id,
         "user_id": user,
         "stake": 0.29,
-        "selections": [{"event_id": b, "odds": 1.01}, {"event_id": a, "odds": 10000.0}],
+        "selections": [{"event_id": b, "odds": 1.01}, {"event_id": a, "odds": 10000}],
         "timestamp": "2024-05-01T18:30:00.123456Z",
     });
     assert_eq!(stored, expected);

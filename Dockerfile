@@ -1,0 +1,17 @@
+# One image per service: `docker build --build-arg BIN=api .` (api, producer, consumer).
+FROM rust:1-bookworm AS build
+WORKDIR /src
+RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf /var/lib/apt/lists/*
+COPY . .
+ARG BIN
+RUN cargo build --release --locked --bin "$BIN" && cp "target/release/$BIN" /service
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data --create-home slipstream
+COPY --from=build /service /usr/local/bin/service
+USER slipstream
+WORKDIR /data
+ENV LOG_FORMAT=json
+ENTRYPOINT ["/usr/local/bin/service"]

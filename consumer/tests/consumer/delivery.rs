@@ -1,0 +1,150 @@
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{header, payload, Setup};
+
+fn user(id: i64, birth_year: i64) -> Value {
+    json!({"id": id, "birth_year": birth_year, "country": "GR", "currency": "EUR", "gender": "M", "registration_date": "2024-01-01T00:00:00Z"})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offsets_are_committed_only_after_the_api_stored_the_records() {
+    let mut setup = Setup::start("users", &[]).await;
+    setup.write_json(&[
+        ("1", user(1, 1980)),
+        ("2", user(2, 1981)),
+        ("3", user(3, 1982)),
+    ]);
+    // The api is down: the consumer retries and must not move past the records, however
+    // long it waits (auto-commit runs every second).
+    setup.wait_for_log("Forward failed, retrying.").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        setup.committed(),
+        0,
+        "offsets committed before the api stored anything"
+    );
+
+    setup.start_api().await;
+    for id in 1..=3 {
+        let path = format!("/users/{id}");
+        setup
+            .eventually(
+                &format!("{path} is stored"),
+                Duration::from_secs(30),
+                || async { setup.get(&path).await.is_some() },
+            )
+            .await;
+    }
+    setup
+        .eventually(
+            "the offsets are committed",
+            Duration::from_secs(30),
+            || async { setup.committed() == 3 },
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_partition_is_forwarded_in_order_and_a_refused_record_is_dead_lettered() {
+    let mut setup = Setup::start("users", &[]).await;
+    setup.start_api().await;
+    // Same key, same partition: the first version wins, the second is an id conflict.
+    setup.write_json(&[
+        ("5", user(5, 1970)),
+        ("5", user(5, 1990)),
+        ("6", user(6, 1960)),
+    ]);
+    setup
+        .eventually("user 6 is stored", Duration::from_secs(30), || async {
+            setup.get("/users/6").await.is_some()
+        })
+        .await;
+    assert_eq!(
+        setup.get("/users/5").await.map(|u| u["birth_year"].clone()),
+        Some(json!(1970))
+    );
+
+    let letters = setup.dead_letters(1);
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(header(letter, "dlq-reason").as_deref(), Some("rejected"));
+    assert_eq!(header(letter, "dlq-status").as_deref(), Some("409"));
+    assert!(header(letter, "dlq-problem").is_some_and(|p| p.contains("id-conflict")));
+    assert_eq!(
+        header(letter, "dlq-original-topic"),
+        Some(setup.topic_name())
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&payload(letter)).ok(),
+        Some(user(5, 1990))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_that_is_not_json_is_dead_lettered_and_consumption_goes_on() {
+    let mut setup = Setup::start("users", &[]).await;
+    setup.start_api().await;
+    setup.write(&[("7", b"{not json"), ("7", b"")]);
+    setup.write_json(&[("7", user(7, 1975))]);
+    setup
+        .eventually("user 7 is stored", Duration::from_secs(30), || async {
+            setup.get("/users/7").await.is_some()
+        })
+        .await;
+    let letters = setup.dead_letters(2);
+    assert_eq!(
+        letters
+            .iter()
+            .map(|l| header(l, "dlq-reason"))
+            .collect::<Vec<_>>(),
+        [Some("not-json".into()), Some("not-json".into())]
+    );
+    assert_eq!(payload(&letters[0]), b"{not json");
+    setup
+        .eventually(
+            "the offsets are committed",
+            Duration::from_secs(30),
+            || async { setup.committed() == 3 },
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_coupon_waits_for_its_user_and_is_dead_lettered_if_it_never_comes() {
+    let mut setup = Setup::start("coupons", &[("MISSING_REFERENCE_TIMEOUT_SECS", "3")]).await;
+    setup.start_api().await;
+    let coupon = json!({"id": 1, "user_id": 99, "stake": 2, "selections": [{"event_id": 98, "odds": 2}], "timestamp": "2026-01-01T00:00:00Z"});
+    setup.write_json(&[("99", coupon)]);
+    let letters = setup.dead_letters(1);
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        header(&letters[0], "dlq-reason").as_deref(),
+        Some("missing-reference")
+    );
+    let problem: Value =
+        serde_json::from_str(&header(&letters[0], "dlq-problem").expect("problem")).expect("JSON");
+    assert_eq!(problem["missing"], json!({"users": [99], "events": [98]}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_consumer_with_exit_0_within_ten_seconds() {
+    let mut setup = Setup::start("users", &[]).await;
+    // Waiting on an api that is down: the in-flight record is abandoned, not committed.
+    setup.write_json(&[("8", user(8, 1980))]);
+    setup.wait_for_log("Forward failed, retrying.").await;
+    let started = Instant::now();
+    setup.consumer.terminate().expect("signal");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = setup.consumer.wait();
+        (status, setup)
+    })
+    .await
+    .expect("join");
+    let (status, setup) = status;
+    assert!(status.expect("exit status").success());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(setup.committed(), 0);
+    assert!(setup.health_port > 0);
+}

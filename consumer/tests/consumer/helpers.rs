@@ -1,0 +1,235 @@
+use std::process::Command;
+use std::time::Duration;
+
+use clap::Parser;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::Value;
+use slipstream_devkit::{free_port, shared_broker, wait_for_http, workspace_bin, Logs, Service};
+use tempfile::TempDir;
+
+/// One topic's consumer process, the api it forwards to (started on demand), and a Kafka
+/// client to write its topic and read its dead letters.
+pub struct Setup {
+    pub bootstrap: String,
+    pub prefix: String,
+    pub topic: &'static str,
+    pub api_port: u16,
+    pub api_url: String,
+    pub consumer: Service,
+    pub health_port: u16,
+    pub http: reqwest::Client,
+    dir: TempDir,
+    api_stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Setup {
+    /// Starts the consumer of `topic`; the api is not running yet.
+    pub async fn start(topic: &'static str, extra_env: &[(&str, &str)]) -> Setup {
+        let bootstrap = tokio::task::spawn_blocking(|| shared_broker().to_owned())
+            .await
+            .expect("broker");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+        let (api_port, health_port) = (free_port(), free_port());
+        let api_url = format!("http://127.0.0.1:{api_port}");
+        let mut command = Command::new(workspace_bin("consumer"));
+        command
+            .env("TOPIC", topic)
+            .env("KAFKA_BOOTSTRAP_SERVERS", &bootstrap)
+            .env("TOPIC_PREFIX", &prefix)
+            .env("API_URL", &api_url)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", health_port.to_string())
+            .env("LOG_FORMAT", "json")
+            .env("MAX_BACKOFF_MS", "500")
+            .envs(extra_env.iter().copied());
+        let consumer = Service::spawn("consumer", command, Logs::Dir(dir.path().to_owned()))
+            .expect("consumer spawns");
+        let health = format!("http://127.0.0.1:{health_port}/health");
+        tokio::task::spawn_blocking(move || wait_for_http(&health, Duration::from_secs(30)))
+            .await
+            .expect("join")
+            .expect("consumer healthy");
+        Setup {
+            bootstrap,
+            prefix,
+            topic,
+            api_port,
+            api_url,
+            consumer,
+            health_port,
+            http: reqwest::Client::new(),
+            dir,
+            api_stop: None,
+        }
+    }
+
+    /// Starts the api on its reserved port with a database in this setup's folder.
+    pub async fn start_api(&mut self) {
+        let database = format!("sqlite://{}", self.dir.path().join("api.db").display());
+        let port = self.api_port.to_string();
+        let config = api::Config::parse_from([
+            "api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--database-url",
+            &database,
+        ]);
+        let app = api::Application::build(config).await.expect("api starts");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        self.api_stop = Some(stop);
+    }
+
+    pub fn topic_name(&self) -> String {
+        format!("{}{}", self.prefix, self.topic)
+    }
+
+    /// Writes raw messages straight into the topic, as any Kafka client could.
+    pub fn write(&self, messages: &[(&str, &[u8])]) {
+        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("producer");
+        let topic = self.topic_name();
+        for (key, payload) in messages {
+            producer
+                .send(BaseRecord::to(&topic).key(*key).payload(*payload))
+                .map_err(|(e, _)| e)
+                .expect("queued");
+        }
+        producer.flush(Duration::from_secs(10)).expect("flushed");
+    }
+
+    pub fn write_json(&self, records: &[(&str, Value)]) {
+        let bytes: Vec<(&str, Vec<u8>)> = records
+            .iter()
+            .map(|(k, v)| (*k, serde_json::to_vec(v).expect("JSON")))
+            .collect();
+        let borrowed: Vec<(&str, &[u8])> = bytes.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        self.write(&borrowed);
+    }
+
+    /// The consumer group's committed offsets, summed over partitions (unset counts as 0).
+    pub fn committed(&self) -> i64 {
+        let client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set(
+                "group.id",
+                format!("{}slipstream-{}", self.prefix, self.topic),
+            )
+            .create()
+            .expect("client");
+        let mut partitions = TopicPartitionList::new();
+        for p in 0..3 {
+            partitions.add_partition(&self.topic_name(), p);
+        }
+        let committed = client
+            .committed_offsets(partitions, Duration::from_secs(5))
+            .expect("committed offsets");
+        committed
+            .elements()
+            .iter()
+            .map(|e| {
+                if let Offset::Offset(o) = e.offset() {
+                    o
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    /// Every dead letter so far (waits until `expected` arrived or 30 s passed).
+    pub fn dead_letters(&self, expected: usize) -> Vec<OwnedMessage> {
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("reader");
+        reader
+            .subscribe(&[&format!("{}.dlq", self.topic_name())])
+            .expect("subscribe");
+        let mut letters = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while letters.len() < expected && std::time::Instant::now() < deadline {
+            if let Some(Ok(message)) = reader.poll(Duration::from_millis(200)) {
+                letters.push(message.detach());
+            }
+        }
+        letters
+    }
+
+    pub async fn get(&self, path: &str) -> Option<Value> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.api_url))
+            .send()
+            .await
+            .ok()?;
+        if response.status() == 200 {
+            response.json().await.ok()
+        } else {
+            None
+        }
+    }
+
+    /// Waits until the consumer's log shows `text`: the way to know it reached a state.
+    pub async fn wait_for_log(&self, text: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self.consumer.log_tail(200).contains(text) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the consumer never logged `{text}`"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn eventually<F, Fut>(&self, what: &str, timeout: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("----- consumer -----\n{}", self.consumer.log_tail(60));
+        }
+        if let Some(stop) = self.api_stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn header(message: &OwnedMessage, key: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == key)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+pub fn payload(message: &OwnedMessage) -> Vec<u8> {
+    message.payload().unwrap_or_default().to_vec()
+}

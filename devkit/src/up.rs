@@ -1,0 +1,236 @@
+//! `slipstream-dev up`: the whole pipeline on this machine, for a developer at a terminal.
+//!
+//! Kafka on 127.0.0.1:9092 with data under `.local/kafka` (kept across runs), then the api,
+//! the producer and one consumer per topic, each taken from the same target directory as
+//! `slipstream-dev` itself and started only once the one before it answers `/health`. Their
+//! output goes to the terminal. Ctrl-C or SIGTERM stops everything; a service that exits on
+//! its own stops everything too, with an error naming it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::bins::find_bin;
+use crate::kafka::{KafkaBroker, KafkaOptions};
+use crate::notice;
+use crate::process::{Logs, Service};
+use crate::signals::ShutdownSignals;
+
+const KAFKA_PORT: u16 = 9092;
+const API_PORT: u16 = 8098;
+const PRODUCER_PORT: u16 = 8099;
+/// Each consumer with its own health port.
+const CONSUMERS: [(&str, u16); 3] = [("users", 8101), ("events", 8102), ("coupons", 8103)];
+const LOCAL_DIR: &str = ".local";
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long each service gets to exit after SIGTERM (consumers promise 10 s).
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(100);
+
+/// One service to run: its binary, health port and environment.
+struct ServiceSpec {
+    name: String,
+    binary: PathBuf,
+    port: u16,
+    env: Vec<(&'static str, String)>,
+}
+
+impl ServiceSpec {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .env("PORT", self.port.to_string())
+            .envs(self.env.iter().map(|(key, value)| (key, value)));
+        command
+    }
+
+    fn health_url(&self) -> String {
+        format!("http://127.0.0.1:{}/health", self.port)
+    }
+}
+
+/// Runs the pipeline until Ctrl-C or SIGTERM (`Ok`) or until a part of it fails (`Err`).
+/// Call it before starting any thread (see [`ShutdownSignals::block`]).
+pub fn run() -> Result<()> {
+    let signals = ShutdownSignals::block()?;
+    let specs = service_specs()?;
+    let kafka_dir = Path::new(LOCAL_DIR).join("kafka");
+    let broker = KafkaOptions::new()
+        .data_dir(&kafka_dir)
+        .port(KAFKA_PORT)
+        .fast_start(false)
+        .start()?;
+    let mut pipeline = Pipeline {
+        broker,
+        services: Vec::new(),
+    };
+    let outcome = pipeline
+        .start_services(&specs, &signals)
+        .and_then(|started| {
+            if started {
+                print_summary(&pipeline.broker);
+                pipeline.supervise(&signals)?;
+            }
+            Ok(())
+        });
+    pipeline.shutdown();
+    outcome
+}
+
+/// The api, the producer and the consumers, found next to this executable before anything
+/// starts, so a missing build fails at once rather than after Kafka is up.
+fn service_specs() -> Result<Vec<ServiceSpec>> {
+    let kafka = format!("127.0.0.1:{KAFKA_PORT}");
+    let api_url = format!("http://127.0.0.1:{API_PORT}");
+    let database_url = format!("sqlite://{LOCAL_DIR}/slipstream.db");
+    let mut specs = vec![
+        spec("api", "api", API_PORT, vec![("DATABASE_URL", database_url)])?,
+        spec(
+            "producer",
+            "producer",
+            PRODUCER_PORT,
+            vec![("KAFKA_BOOTSTRAP_SERVERS", kafka.clone())],
+        )?,
+    ];
+    for (topic, port) in CONSUMERS {
+        let env = vec![
+            ("TOPIC", topic.to_owned()),
+            ("API_URL", api_url.clone()),
+            ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
+        ];
+        specs.push(spec(&format!("consumer-{topic}"), "consumer", port, env)?);
+    }
+    Ok(specs)
+}
+
+fn spec(
+    name: &str,
+    binary: &str,
+    port: u16,
+    env: Vec<(&'static str, String)>,
+) -> Result<ServiceSpec> {
+    let binary =
+        find_bin(binary).context("`slipstream-dev up` runs the services built next to it")?;
+    Ok(ServiceSpec {
+        name: name.to_owned(),
+        binary,
+        port,
+        env,
+    })
+}
+
+/// Everything `up` started, in start order.
+struct Pipeline {
+    broker: KafkaBroker,
+    services: Vec<Service>,
+}
+
+impl Pipeline {
+    /// Starts each service and waits for its health check before the next. Returns false
+    /// when a shutdown signal came first.
+    fn start_services(&mut self, specs: &[ServiceSpec], signals: &ShutdownSignals) -> Result<bool> {
+        for spec in specs {
+            let service = Service::spawn(&spec.name, spec.command(), Logs::Inherit)?;
+            self.services.push(service);
+            if !self.wait_healthy(spec, signals)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Polls the service's `/health` while watching that it (and Kafka) still run.
+    fn wait_healthy(&mut self, spec: &ServiceSpec, signals: &ShutdownSignals) -> Result<bool> {
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        let url = spec.health_url();
+        loop {
+            if matches!(crate::http::get_status(&url), Ok(200)) {
+                return Ok(true);
+            }
+            self.check_all_running()?;
+            if let Some(signal) = signals.wait(POLL)? {
+                notice(&format!("{signal} received during start-up, stopping"));
+                return Ok(false);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{} did not answer 200 on {url} within {HEALTH_TIMEOUT:?}",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    /// Waits for a shutdown signal; fails as soon as any process exits on its own.
+    fn supervise(&mut self, signals: &ShutdownSignals) -> Result<()> {
+        loop {
+            if let Some(signal) = signals.wait(POLL)? {
+                notice(&format!("{signal} received, stopping"));
+                return Ok(());
+            }
+            self.check_all_running()?;
+        }
+    }
+
+    fn check_all_running(&mut self) -> Result<()> {
+        for service in &mut self.services {
+            if let Some(status) = service.try_wait()? {
+                bail!("{} exited unexpectedly ({status})", service.name());
+            }
+        }
+        if !self.broker.is_running() {
+            bail!(
+                "Kafka exited unexpectedly; its log ends with:\n{}",
+                self.broker.log_tail(20)
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the services that feed others first: producer and consumers together (they
+    /// flush and commit), then the api they talk to, then Kafka.
+    fn shutdown(&mut self) {
+        let (api, feeders): (Vec<_>, Vec<_>) =
+            self.services.drain(..).partition(|s| s.name() == "api");
+        stop_together(feeders);
+        stop_together(api);
+        if let Err(error) = self.broker.stop() {
+            notice(&format!("{error:#}"));
+        }
+        notice("all stopped");
+    }
+}
+
+/// Sends SIGTERM to every service at once, then waits for each (SIGKILL after the timeout).
+fn stop_together(mut services: Vec<Service>) {
+    for service in &mut services {
+        if let Err(error) = service.terminate() {
+            notice(&format!("{error:#}"));
+        }
+    }
+    for service in &mut services {
+        match service.stop(STOP_TIMEOUT) {
+            Ok(status) => notice(&format!("{} stopped ({status})", service.name())),
+            Err(error) => notice(&format!("{error:#}")),
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)] // The summary is this command's output.
+fn print_summary(broker: &KafkaBroker) {
+    let log = broker
+        .log_path()
+        .map(|path| path.display().to_string())
+        .unwrap_or_default();
+    println!();
+    println!("Slipstream is running. Stop it with Ctrl-C.");
+    println!("  api       http://127.0.0.1:{API_PORT}   (docs: /docs)");
+    println!("  producer  http://127.0.0.1:{PRODUCER_PORT}   (docs: /docs)");
+    for (topic, port) in CONSUMERS {
+        println!("  consumer  http://127.0.0.1:{port}/health   (topic {topic})");
+    }
+    println!("  kafka     {}   (log: {log})", broker.bootstrap_servers());
+    println!();
+}

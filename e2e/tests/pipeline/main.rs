@@ -1,0 +1,8 @@
+//! The whole pipeline as real processes: a Kafka broker, the api on a fresh SQLite file, the
+//! producer and one consumer per topic, talking real HTTP and Kafka.
+
+// A failing test prints the services' logs: that is what stderr is for here.
+#![allow(clippy::print_stderr)]
+
+mod helpers;
+mod ingest;

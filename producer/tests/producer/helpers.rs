@@ -1,0 +1,135 @@
+use std::time::Duration;
+
+use clap::Parser;
+use producer::{Application, Config};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::{ClientConfig, Message};
+use serde_json::Value;
+
+/// A producer running in this process on its own topics.
+pub struct TestProducer {
+    pub url: String,
+    pub bootstrap: String,
+    pub prefix: String,
+    pub http: reqwest::Client,
+}
+
+impl TestProducer {
+    pub async fn start(bootstrap: &str, extra: &[&str]) -> TestProducer {
+        let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+        let mut args = vec![
+            "producer",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic-prefix",
+            &prefix,
+        ];
+        args.extend_from_slice(extra);
+        let app = Application::build(Config::parse_from(args))
+            .await
+            .expect("producer starts");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestProducer {
+            url,
+            bootstrap: bootstrap.to_owned(),
+            prefix,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .expect("producer reachable")
+    }
+
+    /// Every message of a topic (by its unprefixed name), read from the start.
+    pub fn read_topic(&self, topic: &str, expected: usize) -> Vec<OwnedMessage> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer
+            .subscribe(&[&format!("{}{topic}", self.prefix)])
+            .expect("subscribe");
+        let mut messages = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while messages.len() < expected && std::time::Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+                messages.push(message.detach());
+            }
+        }
+        messages
+    }
+
+    /// How many messages a topic holds, over all partitions. Asks again while a topic that
+    /// was just created has no partition leaders yet.
+    pub fn count(&self, topic: &str) -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("consumer");
+        let name = format!("{}{topic}", self.prefix);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match try_count(&consumer, &name) {
+                Ok(count) => return count,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("cannot count {name}: {e}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+}
+
+fn try_count(consumer: &BaseConsumer, topic: &str) -> Result<i64, String> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    let partitions = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions())
+        .unwrap_or_default();
+    if partitions.is_empty() {
+        return Err("no partitions yet".into());
+    }
+    let mut total = 0;
+    for partition in partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        total += high - low;
+    }
+    Ok(total)
+}
+
+pub fn header(message: &OwnedMessage, key: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == key)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+pub fn json_of(message: &OwnedMessage) -> Value {
+    serde_json::from_slice(message.payload().expect("payload")).expect("JSON payload")
+}
+
+pub fn key_of(message: &OwnedMessage) -> String {
+    String::from_utf8_lossy(message.key().expect("key")).into_owned()
+}
