@@ -226,8 +226,8 @@ fn print_summary(broker: &KafkaBroker) {
         .unwrap_or_default();
     println!();
     println!("Slipstream is running. Stop it with Ctrl-C.");
-    println!("  api       http://127.0.0.1:{API_PORT}   (docs: /docs)");
-    println!("  producer  http://127.0.0.1:{PRODUCER_PORT}   (docs: /docs)");
+    println!("  api       http://127.0.0.1:{API_PORT}");
+    println!("  producer  http://127.0.0.1:{PRODUCER_PORT}");
     for (topic, port) in CONSUMERS {
         println!("  consumer  http://127.0.0.1:{port}/health   (topic {topic})");
     }
