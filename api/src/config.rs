@@ -50,6 +50,11 @@ pub struct Config {
     #[arg(long, env, default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Every this many seconds, ended events leave the recommendations and events uploaded
+    /// with `gen_recommendations=false` join them; 0 turns the pass off.
+    #[arg(long, env, default_value_t = 60)]
+    pub recommendation_refresh_secs: u64,
+
     /// Log lines as `json` or `pretty`; JSON unless stdout is a terminal.
     #[arg(long, env, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -58,6 +63,12 @@ pub struct Config {
 impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// `None` when the periodic pass is off.
+    pub fn recommendation_refresh(&self) -> Option<Duration> {
+        (self.recommendation_refresh_secs > 0)
+            .then(|| Duration::from_secs(self.recommendation_refresh_secs))
     }
 
     pub fn database_busy_timeout(&self) -> Duration {

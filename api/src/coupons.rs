@@ -24,7 +24,12 @@ pub fn router() -> Router<AppState> {
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Saved<Coupon>> {
     let now = Utc::now();
     let coupon: Coupon = Record::parse(&body, now)?;
-    state.store.save(coupon, now).await
+    state
+        .store
+        .save(coupon, now, |coupon| {
+            state.recommender.coupon_stored(coupon)
+        })
+        .await
 }
 
 #[tracing::instrument(skip(state))]

@@ -38,6 +38,10 @@ pub enum Error {
     #[error("the database cannot take the request now")]
     Unavailable(#[source] sqlx::Error),
 
+    /// The recommendations are still being built from the database after a start.
+    #[error("the recommendations are still being built")]
+    Warming,
+
     #[error("a database operation failed")]
     Database(#[source] sqlx::Error),
 
@@ -87,7 +91,7 @@ impl Error {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::IdConflict { .. } | Self::MissingReference(_) => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Warming => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,7 +107,7 @@ impl Error {
             Self::MissingReference(missing) => {
                 Problem::new(status, "missing-reference", detail).with("missing", json(&missing))
             }
-            Self::Unavailable(_) => Problem::unavailable(detail, RETRY_AFTER_SECS),
+            Self::Unavailable(_) | Self::Warming => Problem::unavailable(detail, RETRY_AFTER_SECS),
             Self::Database(_) | Self::Internal(_) => Problem::internal(),
         }
     }

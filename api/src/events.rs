@@ -34,11 +34,12 @@ async fn create(
     let gen_recommendations = gen_recommendations(options)?;
     let now = Utc::now();
     let event: Event = Record::parse(&body, now)?;
-    let saved = state.store.save(event, now).await?;
-    if let Saved::Created(event) = &saved {
-        on_event_stored(&state, event, gen_recommendations);
-    }
-    Ok(saved)
+    state
+        .store
+        .save(event, now, |event| {
+            state.recommender.event_stored(event, gen_recommendations)
+        })
+        .await
 }
 
 #[tracing::instrument(skip(state))]
@@ -48,18 +49,6 @@ async fn read(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<
         kind: Kind::Events,
         id,
     })
-}
-
-/// The seam for the recommender: SPEC §6 wants every affected user's recommendations to
-/// reflect a new event within a second, unless the upload said `gen_recommendations=false`.
-/// Called once per event, when it is first stored; a replay changes nothing. No recommender
-/// exists yet, so nothing is refreshed.
-fn on_event_stored(_state: &AppState, event: &Event, gen_recommendations: bool) {
-    tracing::debug!(
-        event_id = event.id,
-        gen_recommendations,
-        "Stored an event; no recommender is wired in yet."
-    );
 }
 
 /// `gen_recommendations`, true unless said otherwise, spelt as the original FastAPI system

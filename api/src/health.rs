@@ -13,9 +13,12 @@ pub fn router() -> Router<AppState> {
     about_routes(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).route("/ready", get(ready))
 }
 
-/// Ready when the database answers a query.
+/// Ready when the database answers a query and the recommendations are built.
 #[tracing::instrument(skip_all)]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>> {
     state.store.ping().await.map_err(Error::Unavailable)?;
+    if !state.recommender.is_ready() {
+        return Err(Error::Warming);
+    }
     Ok(Json(json!({"status": "ready"})))
 }

@@ -1,5 +1,5 @@
 //! Slipstream's api: validates users, events and coupons, stores them in SQLite, and serves
-//! them back. Writes are idempotent by id, which turns the consumers' at-least-once delivery
+//! them back, with every user's recommendations kept fresh in memory. Writes are idempotent by id, which turns the consumers' at-least-once delivery
 //! into exactly-once storage.
 
 pub mod config;
@@ -7,6 +7,7 @@ mod coupons;
 pub mod error;
 mod events;
 mod health;
+pub mod recommendations;
 pub mod startup;
 pub mod store;
 mod users;

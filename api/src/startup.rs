@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -9,6 +11,8 @@ use slipstream_runtime::{http, shutdown};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::error::cause_chain;
+use crate::recommendations::{self, Recommender};
 use crate::store::Store;
 use crate::{coupons, events, health, users};
 
@@ -16,6 +20,7 @@ use crate::{coupons, events, health, users};
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    pub recommender: Arc<Recommender>,
 }
 
 /// Every route, without the edge layers.
@@ -25,6 +30,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(users::router())
         .merge(events::router())
         .merge(coupons::router())
+        .merge(recommendations::router())
         .with_state(state)
 }
 
@@ -42,6 +48,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    recommender: Arc<Recommender>,
+    refresh: Option<Duration>,
 }
 
 impl Application {
@@ -52,16 +60,33 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("Failed to bind {address}"))?;
-        let router = app(
-            AppState {
-                store: store.clone(),
-            },
-            &config,
-        );
+        let recommender = Arc::new(Recommender::default());
+        let state = AppState {
+            store: store.clone(),
+            recommender: recommender.clone(),
+        };
         Ok(Self {
             listener,
-            router,
+            router: app(state, &config),
             store,
+            recommender,
+            refresh: config.recommendation_refresh(),
+        })
+    }
+
+    /// Builds the recommendations from the database in the background, so the api serves at
+    /// once (`/ready` waits for it), then keeps the periodic pass running.
+    fn start_recommendations(&self) -> tokio::task::JoinHandle<()> {
+        let (store, recommender, refresh) =
+            (self.store.clone(), self.recommender.clone(), self.refresh);
+        tokio::spawn(async move {
+            if let Err(e) = recommendations::rebuild(&store, &recommender).await {
+                tracing::error!(error = %cause_chain(&e), "Failed to build the recommendations.");
+                return;
+            }
+            if let Some(every) = refresh {
+                recommendations::run_periodic_pass(recommender, every).await;
+            }
         })
     }
 
@@ -83,11 +108,13 @@ impl Application {
             .listener
             .local_addr()
             .context("Failed to read the bound address")?;
+        let background = self.start_recommendations();
         tracing::info!(%address, "Serving.");
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(stop)
             .await
             .context("Failed to serve");
+        background.abort();
         self.store.close().await;
         tracing::info!("Stopped.");
         served

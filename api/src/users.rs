@@ -22,7 +22,12 @@ pub fn router() -> Router<AppState> {
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Saved<User>> {
     let now = Utc::now();
     let user: User = Record::parse(&body, now)?;
-    state.store.save(user, now).await
+    state
+        .store
+        .save(user, now, |user| {
+            state.recommender.user_stored(user.id.unwrap_or_default())
+        })
+        .await
 }
 
 #[tracing::instrument(skip(state))]

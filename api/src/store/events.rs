@@ -16,6 +16,18 @@ struct EventRow {
     participant_2: String,
 }
 
+/// Every stored event, for a rebuild of the recommendations.
+pub(super) async fn all(conn: &mut SqliteConnection) -> Result<Vec<Event>> {
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, begin_timestamp, end_timestamp, country, league, sport,
+                participant_1, participant_2
+         FROM events",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(Event::try_from).collect()
+}
+
 impl Table for Event {
     const TABLE: &'static str = "events";
 

@@ -13,9 +13,10 @@ use std::str::FromStr;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SubsecRound, Utc};
-use slipstream_model::{Id, Record, GENERATED_ID_FLOOR};
+use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::SqliteConnection;
+use sqlx::{Connection, Sqlite, SqliteConnection};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -116,10 +117,19 @@ impl Store {
     /// Stores a record or recognises it as already stored, in one transaction: a record
     /// without id gets the next free one, a replay of a stored record is answered with it, a
     /// different record under a stored id is a conflict.
+    ///
+    /// `created` runs after the commit of a new record, while the write connection is still
+    /// held: whatever it updates sees writes in commit order.
     #[tracing::instrument(skip_all, fields(kind = %R::KIND, id = record.id()))]
-    pub async fn save<R: Table>(&self, mut record: R, now: DateTime<Utc>) -> Result<Saved<R>> {
+    pub async fn save<R: Table>(
+        &self,
+        mut record: R,
+        now: DateTime<Utc>,
+        created: impl FnOnce(&R) + Send,
+    ) -> Result<Saved<R>> {
         record.to_storage_precision();
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.write.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let saved = match record.id() {
             Some(id) => match R::find(&mut tx, id).await? {
                 Some(stored) if record.same_content(&stored) => Saved::Replayed(stored),
@@ -132,11 +142,26 @@ impl Store {
             }
         };
         tx.commit().await?;
+        if let Saved::Created(record) = &saved {
+            created(record);
+        }
+        drop(conn);
         tracing::debug!(
             created = matches!(saved, Saved::Created(_)),
             "Saved a record."
         );
         Ok(saved)
+    }
+
+    /// The write connection itself: while it is held, no write can commit. For readers that
+    /// must see the data and keep it still until they are done (a recommendations rebuild).
+    pub async fn write_connection(&self) -> Result<PoolConnection<Sqlite>> {
+        Ok(self.write.acquire().await?)
+    }
+
+    /// Every stored event.
+    pub async fn all_events(conn: &mut SqliteConnection) -> Result<Vec<Event>> {
+        events::all(conn).await
     }
 
     /// The stored record with this id.

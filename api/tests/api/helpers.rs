@@ -100,6 +100,7 @@ fn test_config(database: PathBuf) -> Config {
         database_busy_timeout_ms: 5_000,
         body_limit_bytes: 1024 * 1024,
         request_timeout_secs: 30,
+        recommendation_refresh_secs: 0,
         log_format: None,
     }
 }
@@ -111,7 +112,23 @@ async fn start(config: Config) -> (String, oneshot::Sender<()>, JoinHandle<anyho
     let server = tokio::spawn(application.run_until(async {
         let _ = stopped.await;
     }));
+    wait_until_ready(&address).await;
     (address, stop, server)
+}
+
+/// The recommendations are built in the background after a start; `/ready` says when.
+async fn wait_until_ready(address: &str) {
+    let url = format!("{address}/ready");
+    for _ in 0..200 {
+        if reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the api did not become ready");
 }
 
 /// Asserts the response is a problem of this status and type, and returns its body.

@@ -4,5 +4,6 @@ mod coupons;
 mod edge;
 mod events;
 mod helpers;
+mod recommendations;
 mod storage;
 mod users;

@@ -1,0 +1,83 @@
+//! Recommendations (SPEC §6): `GET /recommendation/{user_id}`, `POST /recommendation/generate`,
+//! and the recommender that keeps its index fresh as records are stored.
+
+mod index;
+mod load;
+mod routes;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::{DateTime, Utc};
+use slipstream_model::{Coupon, Event, Id};
+
+pub use index::{Counts, Index, Pick, Reason, Recommendation, Strategy};
+pub use load::{rebuild, run_periodic_pass};
+pub use routes::router;
+
+/// The index behind a lock, absent until the first build from the database finished.
+///
+/// Updates happen while the store still holds its write connection, so they reach the index
+/// in commit order, and a rebuild (which holds that connection while it reads) never misses
+/// or double-counts a write.
+#[derive(Debug, Default)]
+pub struct Recommender {
+    index: RwLock<Option<Index>>,
+}
+
+impl Recommender {
+    pub fn is_ready(&self) -> bool {
+        self.read().is_some()
+    }
+
+    /// The user's list; `Err` while the first build is still running.
+    pub fn recommend(
+        &self,
+        user: Id,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Recommendation>, NotReady> {
+        let guard = self.read();
+        let index = guard.as_ref().ok_or(NotReady)?;
+        Ok(index.recommend(user, limit, now.timestamp_micros()))
+    }
+
+    pub fn user_stored(&self, id: Id) {
+        self.update(|index| index.add_user(id));
+    }
+
+    /// A new event enters the rankings at once unless its upload asked to wait for the next
+    /// regeneration (`gen_recommendations=false`).
+    pub fn event_stored(&self, event: &Event, listed: bool) {
+        self.update(|index| index.add_event(event, listed));
+    }
+
+    pub fn coupon_stored(&self, coupon: &Coupon) {
+        let timestamp = coupon.timestamp.map_or(0, |t| t.timestamp_micros());
+        let events: Vec<Id> = coupon.event_ids().collect();
+        self.update(|index| index.add_coupon(coupon.user_id, timestamp, &events));
+    }
+
+    fn replace(&self, index: Index) {
+        *self.write() = Some(index);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Index)) {
+        if let Some(index) = self.write().as_mut() {
+            change(index);
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Option<Index>> {
+        self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Option<Index>> {
+        self.index.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The first build from the database has not finished yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotReady;
