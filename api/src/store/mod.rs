@@ -153,6 +153,18 @@ impl Store {
         Ok(saved)
     }
 
+    /// Inserts new records in one transaction, for bulk loads: no replay or conflict
+    /// handling, ids must be set. A failing record rolls the whole batch back.
+    pub async fn import<R: Table>(&self, records: Vec<R>, now: DateTime<Utc>) -> Result<usize> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let count = records.len();
+        for record in records {
+            insert(&mut tx, record, now).await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
     /// The write connection itself: while it is held, no write can commit. For readers that
     /// must see the data and keep it still until they are done (a recommendations rebuild).
     pub async fn write_connection(&self) -> Result<PoolConnection<Sqlite>> {
