@@ -10,6 +10,7 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use slipstream_model::{Event, Id};
 
@@ -28,7 +29,9 @@ struct Rank {
 
 #[derive(Debug)]
 struct EventEntry {
-    event: Event,
+    /// The event as the api answers it, serialized once: answers are read far more often
+    /// than events change.
+    json: Arc<str>,
     sport: SportId,
     begin: Micros,
     end: Micros,
@@ -50,10 +53,9 @@ impl EventEntry {
 
 #[derive(Debug, Default)]
 struct UserEntry {
-    /// Events the user bet on, sorted, without repeats.
+    /// Events the user bet on, sorted, without repeats; empty for a user without coupons.
     bets: Vec<Id>,
     sports: Vec<SportStat>,
-    coupons: u32,
 }
 
 /// One sport in one user's coupons.
@@ -81,7 +83,9 @@ pub enum Strategy {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pick {
-    pub event: Event,
+    pub id: Id,
+    /// The event's JSON object.
+    pub event: Arc<str>,
     pub reason: Reason,
     pub popularity: u32,
 }
@@ -124,7 +128,7 @@ impl Index {
         };
         let sport = self.sport_id(&event.sport_key());
         let entry = EventEntry {
-            event: event.clone(),
+            json: serde_json::to_string(event).unwrap_or_default().into(),
             sport,
             begin: event.begin_timestamp.timestamp_micros(),
             end: event.end_timestamp.timestamp_micros(),
@@ -137,32 +141,35 @@ impl Index {
         }
     }
 
-    /// Counts a stored coupon: its events get more popular, its user's bets and sports grow.
-    /// Events must have been added first (the database's foreign keys see to that).
-    pub fn add_coupon(&mut self, user_id: Id, timestamp: Micros, event_ids: &[Id]) {
-        let mut sports = Vec::with_capacity(event_ids.len());
-        for &event_id in event_ids {
+    /// Counts a user's selections, each an event and the time of its coupon: the events get
+    /// more popular, the user's bets and sports grow. A stored coupon comes as its selections;
+    /// a rebuild may bring all of a user's selections at once. Events must have been added
+    /// first (the database's foreign keys see to that).
+    pub fn add_selections(
+        &mut self,
+        user_id: Id,
+        selections: impl IntoIterator<Item = (Id, Micros)>,
+    ) {
+        let mut counted = Vec::new();
+        for (event_id, placed_at) in selections {
             if let Some(sport) = self.count_selection(event_id) {
-                sports.push(sport);
+                counted.push((event_id, sport, placed_at));
             }
         }
         let user = self.users.entry(user_id).or_default();
-        user.coupons += 1;
-        for &event_id in event_ids {
+        for (event_id, sport, placed_at) in counted {
             if let Err(at) = user.bets.binary_search(&event_id) {
                 user.bets.insert(at, event_id);
             }
-        }
-        for sport in sports {
             match user.sports.iter_mut().find(|s| s.sport == sport) {
                 Some(stat) => {
                     stat.selections += 1;
-                    stat.latest = stat.latest.max(timestamp);
+                    stat.latest = stat.latest.max(placed_at);
                 }
                 None => user.sports.push(SportStat {
                     sport,
                     selections: 1,
-                    latest: timestamp,
+                    latest: placed_at,
                 }),
             }
         }
@@ -226,7 +233,7 @@ impl Index {
         }
         self.take(&self.popular, user, now, limit, Reason::Popular, &mut picks);
         Some(Recommendation {
-            strategy: if user.coupons == 0 {
+            strategy: if user.bets.is_empty() {
                 Strategy::Popular
             } else {
                 Strategy::FavouriteSport
@@ -267,10 +274,11 @@ impl Index {
             };
             let chosen = entry.end > now
                 && user.bets.binary_search(&rank.id).is_err()
-                && !picks.iter().any(|p| p.event.id == Some(rank.id));
+                && !picks.iter().any(|p| p.id == rank.id);
             if chosen {
                 picks.push(Pick {
-                    event: entry.event.clone(),
+                    id: rank.id,
+                    event: entry.json.clone(),
                     reason,
                     popularity: entry.popularity,
                 });

@@ -54,9 +54,9 @@ impl Recommender {
     }
 
     pub fn coupon_stored(&self, coupon: &Coupon) {
-        let timestamp = coupon.timestamp.map_or(0, |t| t.timestamp_micros());
-        let events: Vec<Id> = coupon.event_ids().collect();
-        self.update(|index| index.add_coupon(coupon.user_id, timestamp, &events));
+        let placed_at = coupon.timestamp.map_or(0, |t| t.timestamp_micros());
+        let selections = coupon.event_ids().map(|event| (event, placed_at));
+        self.update(|index| index.add_selections(coupon.user_id, selections));
     }
 
     fn replace(&self, index: Index) {

@@ -4,7 +4,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use slipstream_model::{Event, Id, Invalid, Kind};
+use serde_json::value::RawValue;
+use slipstream_model::{Id, Invalid, Kind};
 
 use super::index::{Reason, Recommendation, Strategy};
 use super::{rebuild, NotReady};
@@ -32,15 +33,8 @@ struct Answer {
     strategy: &'static str,
     favourite_sport: Option<String>,
     generated_at: DateTime<Utc>,
-    events: Vec<RecommendedEvent>,
-}
-
-#[derive(Debug, Serialize)]
-struct RecommendedEvent {
-    #[serde(flatten)]
-    event: Event,
-    reason: &'static str,
-    popularity: u32,
+    /// Each event's JSON with `reason` and `popularity` added.
+    events: Vec<Box<RawValue>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,7 +44,6 @@ struct Generated {
     duration_ms: u64,
 }
 
-#[tracing::instrument(skip(state, params))]
 async fn recommend(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
@@ -66,7 +59,7 @@ async fn recommend(
             kind: Kind::Users,
             id: user_id,
         })?;
-    Ok(Json(answer(user_id, recommendation, now)))
+    Ok(Json(answer(user_id, recommendation, now)?))
 }
 
 /// Rebuilds every user's recommendations from the stored data.
@@ -98,8 +91,30 @@ fn limit(params: Result<Query<Params>, QueryRejection>) -> Result<usize> {
         })
 }
 
-fn answer(user_id: Id, recommendation: Recommendation, now: DateTime<Utc>) -> Answer {
-    Answer {
+/// The answer, with each event's stored JSON extended rather than serialized anew: the
+/// serialization is most of the cost of a request otherwise.
+fn answer(user_id: Id, recommendation: Recommendation, now: DateTime<Utc>) -> Result<Answer> {
+    let events = recommendation
+        .picks
+        .iter()
+        .map(|pick| {
+            let reason = match pick.reason {
+                Reason::FavouriteSport => "favourite_sport",
+                Reason::Popular => "popular",
+            };
+            let fields = pick.event.strip_suffix('}').unwrap_or("{");
+            let json = format!(
+                r#"{fields},"reason":"{reason}","popularity":{}}}"#,
+                pick.popularity
+            );
+            RawValue::from_string(json).map_err(|e| {
+                anyhow::Error::from(e)
+                    .context("Failed to extend a stored event")
+                    .into()
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Answer {
         user_id,
         strategy: match recommendation.strategy {
             Strategy::FavouriteSport => "favourite_sport",
@@ -107,17 +122,6 @@ fn answer(user_id: Id, recommendation: Recommendation, now: DateTime<Utc>) -> An
         },
         favourite_sport: recommendation.favourite_sport,
         generated_at: now,
-        events: recommendation
-            .picks
-            .into_iter()
-            .map(|pick| RecommendedEvent {
-                event: pick.event,
-                reason: match pick.reason {
-                    Reason::FavouriteSport => "favourite_sport",
-                    Reason::Popular => "popular",
-                },
-                popularity: pick.popularity,
-            })
-            .collect(),
-    }
+        events,
+    })
 }

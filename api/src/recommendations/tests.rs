@@ -48,17 +48,14 @@ impl Scenario {
 
     /// A coupon of `user` at `at` (hours before now) on `events`.
     fn bet(&mut self, user: Id, at: i64, events: &[Id]) -> &mut Self {
-        self.index.add_coupon(user, NOW - at * HOUR, events);
+        self.index
+            .add_selections(user, events.iter().map(|&e| (e, NOW - at * HOUR)));
         self
     }
 
     fn ids(&self, user: Id, limit: usize) -> Vec<Id> {
         let answer = self.index.recommend(user, limit, NOW).expect("known user");
-        answer
-            .picks
-            .iter()
-            .map(|p| p.event.id.expect("id"))
-            .collect()
+        answer.picks.iter().map(|p| p.id).collect()
     }
 
     fn favourite(&self, user: Id) -> Option<String> {
@@ -162,7 +159,7 @@ fn fewer_candidates_are_filled_with_popular_events_of_any_sport() {
     let picks: Vec<(Id, Reason, u32)> = answer
         .picks
         .iter()
-        .map(|p| (p.event.id.expect("id"), p.reason, p.popularity))
+        .map(|p| (p.id, p.reason, p.popularity))
         .collect();
     assert_eq!(
         picks,
@@ -340,7 +337,7 @@ fn answer(index: &Index, user: Id, limit: usize) -> Answer {
     let picks = r
         .picks
         .iter()
-        .map(|p| (p.event.id.expect("id"), p.reason, p.popularity))
+        .map(|p| (p.id, p.reason, p.popularity))
         .collect();
     (r.strategy, r.favourite_sport, picks)
 }
@@ -357,18 +354,23 @@ fn incremental(data: &Data) -> Index {
         }
     }
     for (user, at, events) in &data.coupons {
-        index.add_coupon(*user, *at, events);
+        index.add_selections(*user, events.iter().map(|&e| (e, *at)));
     }
     index
 }
 
-/// As a rebuild makes it: everything counted first, the rankings built last.
+/// As a rebuild makes it: all of a user's selections at once, in another order, and the
+/// rankings built last.
 fn rebuilt(data: &Data) -> Index {
     let mut index = Index::default();
     data.users.iter().for_each(|&u| index.add_user(u));
     data.events.iter().for_each(|e| index.add_event(e, false));
-    for (user, at, events) in data.coupons.iter().rev() {
-        index.add_coupon(*user, *at, events);
+    for &user in data.users.iter().rev() {
+        let selections = data.coupons.iter().rev().filter(|(u, _, _)| *u == user);
+        index.add_selections(
+            user,
+            selections.flat_map(|(_, at, events)| events.iter().map(move |&e| (e, *at))),
+        );
     }
     index.list_pending(NOW);
     index

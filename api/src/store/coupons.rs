@@ -94,12 +94,15 @@ async fn insert_rows(coupon: &Coupon, conn: &mut SqliteConnection) -> Result<(),
         .await?;
     for (position, selection) in (0_i64..).zip(&coupon.selections) {
         sqlx::query(
-            "INSERT INTO selections (coupon_id, position, event_id, odds) VALUES (?, ?, ?, ?)",
+            "INSERT INTO selections (coupon_id, position, event_id, odds, user_id, placed_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(coupon.id)
         .bind(position)
         .bind(selection.event_id)
         .bind(selection.odds.thousandths())
+        .bind(coupon.user_id)
+        .bind(coupon.timestamp.map(micros))
         .execute(&mut *conn)
         .await?;
     }
