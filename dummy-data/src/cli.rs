@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::freshness::{self, FreshnessArgs};
 use crate::generate::{generate, Config, Counts};
 
 #[derive(Debug, Parser)]
@@ -22,6 +23,10 @@ pub enum Command {
     /// Write users.jsonl, events.jsonl and coupons.jsonl: one record per line, each exactly
     /// the JSON body the producer and the api accept, with ids from 1 to each count.
     Generate(GenerateArgs),
+    /// Measure how long an event upload takes to reach the recommendations of a fan of its
+    /// sport: each round makes a fan of a new sport, uploads an event of it, and polls the
+    /// fan's recommendations until the event leads them. Prints p50, p99 and max.
+    Freshness(FreshnessArgs),
 }
 
 #[derive(Debug, Args)]
@@ -79,7 +84,13 @@ impl GenerateArgs {
 
 /// Runs the command and reports one line per file written, then the total, to `out`.
 pub fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
-    let Command::Generate(args) = cli.command;
+    match cli.command {
+        Command::Generate(args) => run_generate(&args, out),
+        Command::Freshness(args) => freshness::run(&args, out),
+    }
+}
+
+fn run_generate(args: &GenerateArgs, out: &mut impl Write) -> Result<()> {
     let started = Instant::now();
     let summaries = generate(&args.config(), &args.out)?;
     for summary in &summaries {
@@ -112,7 +123,9 @@ mod tests {
     fn config(args: &[&str]) -> Config {
         let cli = Cli::try_parse_from([&["dummy-data", "generate", "--out", "x"], args].concat())
             .expect("valid arguments");
-        let Command::Generate(args) = cli.command;
+        let Command::Generate(args) = cli.command else {
+            panic!("not a generate command");
+        };
         args.config()
     }
 

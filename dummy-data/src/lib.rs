@@ -2,4 +2,5 @@
 //! demos and the benchmarks of data set M.
 
 pub mod cli;
+pub mod freshness;
 pub mod generate;
