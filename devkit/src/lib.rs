@@ -12,12 +12,14 @@ pub mod ports;
 pub mod process;
 pub mod signals;
 pub mod up;
+pub mod wait;
 
 pub use bins::workspace_bin;
 pub use http::wait_for_http;
 pub use kafka::{shared_broker, KafkaBroker, KafkaOptions};
 pub use ports::free_port;
 pub use process::{Logs, Service};
+pub use wait::eventually;
 
 /// Reports progress to the developer on stderr, where test harnesses do not capture it.
 ///

@@ -2,7 +2,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{header, payload, Setup};
+use slipstream_devkit::eventually;
+use slipstream_devkit::kafka::header;
+
+use crate::helpers::{payload, Setup};
 
 fn user(id: i64, birth_year: i64) -> Value {
     json!({"id": id, "birth_year": birth_year, "country": "GR", "currency": "EUR", "gender": "M", "registration_date": "2024-01-01T00:00:00Z"})
@@ -29,21 +32,19 @@ async fn offsets_are_committed_only_after_the_api_stored_the_records() {
     setup.start_api().await;
     for id in 1..=3 {
         let path = format!("/users/{id}");
-        setup
-            .eventually(
-                &format!("{path} is stored"),
-                Duration::from_secs(30),
-                || async { setup.get(&path).await.is_some() },
-            )
-            .await;
-    }
-    setup
-        .eventually(
-            "the offsets are committed",
+        eventually(
+            &format!("{path} is stored"),
             Duration::from_secs(30),
-            || async { setup.committed() == 3 },
+            || async { setup.get(&path).await.is_some() },
         )
         .await;
+    }
+    eventually(
+        "the offsets are committed",
+        Duration::from_secs(30),
+        || async { setup.committed() == 3 },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,11 +57,10 @@ async fn one_partition_is_forwarded_in_order_and_a_refused_record_is_dead_letter
         ("5", user(5, 1990)),
         ("6", user(6, 1960)),
     ]);
-    setup
-        .eventually("user 6 is stored", Duration::from_secs(30), || async {
-            setup.get("/users/6").await.is_some()
-        })
-        .await;
+    eventually("user 6 is stored", Duration::from_secs(30), || async {
+        setup.get("/users/6").await.is_some()
+    })
+    .await;
     assert_eq!(
         setup.get("/users/5").await.map(|u| u["birth_year"].clone()),
         Some(json!(1970))
@@ -88,11 +88,10 @@ async fn a_message_that_is_not_json_is_dead_lettered_and_consumption_goes_on() {
     setup.start_api().await;
     setup.write(&[("7", b"{not json"), ("7", b"")]);
     setup.write_json(&[("7", user(7, 1975))]);
-    setup
-        .eventually("user 7 is stored", Duration::from_secs(30), || async {
-            setup.get("/users/7").await.is_some()
-        })
-        .await;
+    eventually("user 7 is stored", Duration::from_secs(30), || async {
+        setup.get("/users/7").await.is_some()
+    })
+    .await;
     let letters = setup.dead_letters(2);
     assert_eq!(
         letters
@@ -102,13 +101,12 @@ async fn a_message_that_is_not_json_is_dead_lettered_and_consumption_goes_on() {
         [Some("not-json".into()), Some("not-json".into())]
     );
     assert_eq!(payload(&letters[0]), b"{not json");
-    setup
-        .eventually(
-            "the offsets are committed",
-            Duration::from_secs(30),
-            || async { setup.committed() == 3 },
-        )
-        .await;
+    eventually(
+        "the offsets are committed",
+        Duration::from_secs(30),
+        || async { setup.committed() == 3 },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,10 +3,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
+use slipstream_devkit::kafka::read_topic;
 use slipstream_devkit::{free_port, shared_broker, wait_for_http, workspace_bin, Logs, Service};
 use tempfile::TempDir;
 
@@ -149,23 +150,11 @@ impl Setup {
 
     /// Every dead letter so far (waits until `expected` arrived or 30 s passed).
     pub fn dead_letters(&self, expected: usize) -> Vec<OwnedMessage> {
-        let reader: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
-            .set("auto.offset.reset", "earliest")
-            .create()
-            .expect("reader");
-        reader
-            .subscribe(&[&format!("{}.dlq", self.topic_name())])
-            .expect("subscribe");
-        let mut letters = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while letters.len() < expected && std::time::Instant::now() < deadline {
-            if let Some(Ok(message)) = reader.poll(Duration::from_millis(200)) {
-                letters.push(message.detach());
-            }
-        }
-        letters
+        read_topic(
+            &self.bootstrap,
+            &format!("{}.dlq", self.topic_name()),
+            expected,
+        )
     }
 
     pub async fn get(&self, path: &str) -> Option<Value> {
@@ -193,21 +182,6 @@ impl Setup {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-
-    pub async fn eventually<F, Fut>(&self, what: &str, timeout: Duration, mut check: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while !check().await {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting until {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
 }
 
 impl Drop for Setup {
@@ -219,15 +193,6 @@ impl Drop for Setup {
             let _ = stop.send(());
         }
     }
-}
-
-pub fn header(message: &OwnedMessage, key: &str) -> Option<String> {
-    let headers = message.headers()?;
-    headers
-        .iter()
-        .find(|h| h.key == key)
-        .and_then(|h| h.value)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 pub fn payload(message: &OwnedMessage) -> Vec<u8> {

@@ -95,22 +95,6 @@ impl Pipeline {
             other => panic!("GET {path} answered {other}"),
         }
     }
-
-    /// Polls until `check` holds, failing the test after `timeout`.
-    pub async fn eventually<F, Fut>(&self, what: &str, timeout: Duration, mut check: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while !check().await {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting until {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
 }
 
 impl Drop for Pipeline {

@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use slipstream_devkit::eventually;
+
 use crate::helpers::Pipeline;
 
 const COUNTRIES: [&str; 5] = ["GR", "GB", "JP", "DE", "US"];
@@ -91,13 +93,12 @@ fn assert_same_content(path: &str, sent: &Value, stored: &Value) {
 async fn assert_all_stored(pipeline: &Pipeline, kind: &str, sent: &[(i64, Value)]) {
     for (id, record) in sent {
         let path = format!("/{kind}/{id}");
-        pipeline
-            .eventually(
-                &format!("{path} is stored"),
-                Duration::from_secs(90),
-                || async { pipeline.get(&path).await.is_some() },
-            )
-            .await;
+        eventually(
+            &format!("{path} is stored"),
+            Duration::from_secs(90),
+            || async { pipeline.get(&path).await.is_some() },
+        )
+        .await;
         let stored = pipeline.get(&path).await.expect("stored");
         assert_eq!(stored["id"], json!(id));
         assert_same_content(&path, record, &stored);
@@ -182,11 +183,10 @@ async fn a_record_posted_twice_is_stored_once_and_aliases_are_stored_canonically
             assert_eq!(status, 202, "{answer}");
         }
     }
-    pipeline
-        .eventually("coupon 9 is stored", Duration::from_secs(60), || async {
-            pipeline.get("/coupons/9").await.is_some()
-        })
-        .await;
+    eventually("coupon 9 is stored", Duration::from_secs(60), || async {
+        pipeline.get("/coupons/9").await.is_some()
+    })
+    .await;
 
     let stored_user = pipeline.get("/users/7").await.expect("user");
     assert_eq!(

@@ -2,6 +2,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use slipstream_devkit::eventually;
+
 use crate::helpers::Pipeline;
 
 fn event(id: i64, sport: &str, day: u32) -> Value {
@@ -40,11 +42,10 @@ async fn an_event_posted_to_the_producer_reaches_the_recommendations_of_its_spor
     let coupon =
         json!({"id": 1, "user_id": 1, "stake": 3, "selections": [{"event_id": 10, "odds": 1.9}]});
     assert_eq!(pipeline.produce("/coupons", &coupon).await.0, 202);
-    pipeline
-        .eventually("the coupon is stored", Duration::from_secs(60), || async {
-            pipeline.get("/coupons/1").await.is_some()
-        })
-        .await;
+    eventually("the coupon is stored", Duration::from_secs(60), || async {
+        pipeline.get("/coupons/1").await.is_some()
+    })
+    .await;
     assert_eq!(
         recommended(&pipeline, 1).await,
         [11],
@@ -59,13 +60,12 @@ async fn an_event_posted_to_the_producer_reaches_the_recommendations_of_its_spor
             .0,
         202
     );
-    pipeline
-        .eventually(
-            "the new event is recommended",
-            Duration::from_secs(30),
-            || async { recommended(&pipeline, 1).await == [12, 11] },
-        )
-        .await;
+    eventually(
+        "the new event is recommended",
+        Duration::from_secs(30),
+        || async { recommended(&pipeline, 1).await == [12, 11] },
+    )
+    .await;
     let answer = pipeline
         .get("/recommendation/1")
         .await

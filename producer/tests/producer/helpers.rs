@@ -3,9 +3,10 @@ use std::time::Duration;
 use clap::Parser;
 use producer::{Application, Config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::message::OwnedMessage;
 use rdkafka::{ClientConfig, Message};
 use serde_json::Value;
+use slipstream_devkit::kafka::read_topic;
 
 /// A producer running in this process on its own topics.
 pub struct TestProducer {
@@ -54,24 +55,11 @@ impl TestProducer {
 
     /// Every message of a topic (by its unprefixed name), read from the start.
     pub fn read_topic(&self, topic: &str, expected: usize) -> Vec<OwnedMessage> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
-        consumer
-            .subscribe(&[&format!("{}{topic}", self.prefix)])
-            .expect("subscribe");
-        let mut messages = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while messages.len() < expected && std::time::Instant::now() < deadline {
-            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-                messages.push(message.detach());
-            }
-        }
-        messages
+        read_topic(
+            &self.bootstrap,
+            &format!("{}{topic}", self.prefix),
+            expected,
+        )
     }
 
     /// How many messages a topic holds, over all partitions. Asks again while a topic that
@@ -115,15 +103,6 @@ fn try_count(consumer: &BaseConsumer, topic: &str) -> Result<i64, String> {
         total += high - low;
     }
     Ok(total)
-}
-
-pub fn header(message: &OwnedMessage, key: &str) -> Option<String> {
-    let headers = message.headers()?;
-    headers
-        .iter()
-        .find(|h| h.key == key)
-        .and_then(|h| h.value)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 pub fn json_of(message: &OwnedMessage) -> Value {

@@ -3,7 +3,9 @@ use serde_json::{json, Value};
 use slipstream_devkit::shared_broker;
 use slipstream_model::GENERATED_ID_FLOOR;
 
-use crate::helpers::{header, json_of, key_of, TestProducer};
+use slipstream_devkit::kafka::header;
+
+use crate::helpers::{json_of, key_of, TestProducer};
 
 fn user() -> Value {
     json!({"birth_year": 1990, "country": "UK", "currency": "EUR", "gender": "F"})
