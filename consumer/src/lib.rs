@@ -4,6 +4,7 @@
 mod config;
 mod dead_letter;
 mod forward;
+mod group;
 mod health;
 mod worker;
 

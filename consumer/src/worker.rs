@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::dead_letter::{DeadLetters, Verdict};
 use crate::forward::{Forwarder, Outcome};
+use crate::group::GroupContext;
 use crate::health;
 
 /// Consumes until Ctrl-C or SIGTERM, then commits what is done and leaves the group.
@@ -32,12 +33,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             stop.cancel();
         }
     });
-    let address = health::serve(SocketAddr::new(config.host, config.port), stop.clone()).await?;
+    let group = GroupContext::default();
+    let address = health::serve(
+        SocketAddr::new(config.host, config.port),
+        group.clone(),
+        stop.clone(),
+    )
+    .await?;
     config
         .kafka
         .ensure_topics(&[config.topic], Duration::from_secs(30))
         .await?;
-    let consumer = subscribe(&config)?;
+    let consumer = subscribe(&config, group)?;
     let worker = Worker::new(&config, stop.clone())?;
     tracing::info!(topic = %config.kafka.topic(config.topic), group = %config.group_id(), %address, "Consumer started.");
     loop {
@@ -65,8 +72,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn subscribe(config: &Config) -> anyhow::Result<StreamConsumer> {
-    let consumer: StreamConsumer = config
+fn subscribe(config: &Config, group: GroupContext) -> anyhow::Result<StreamConsumer<GroupContext>> {
+    let consumer: StreamConsumer<GroupContext> = config
         .kafka
         .client_config()
         .set("group.id", config.group_id())
@@ -77,7 +84,7 @@ fn subscribe(config: &Config) -> anyhow::Result<StreamConsumer> {
         .set("auto.commit.interval.ms", "1000")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
-        .create()
+        .create_with_context(group)
         .context("Failed to create the Kafka consumer")?;
     let topic = config.kafka.topic(config.topic);
     consumer
@@ -87,7 +94,7 @@ fn subscribe(config: &Config) -> anyhow::Result<StreamConsumer> {
 }
 
 /// Commits the stored offsets before the consumer is dropped, which leaves the group.
-fn commit(consumer: &StreamConsumer) {
+fn commit(consumer: &StreamConsumer<GroupContext>) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
         Err(e) => tracing::warn!(error = %e, "Failed to commit offsets on shutdown."),

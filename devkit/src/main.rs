@@ -26,7 +26,7 @@ enum Command {
         command: KafkaCommand,
     },
     /// Kafka, the api, the producer and the three consumers, until Ctrl-C.
-    Up,
+    Up(slipstream_devkit::up::UpOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +69,7 @@ fn run(command: Command) -> Result<()> {
             }
             kafka::run_in_foreground(options)
         }
-        Command::Up => slipstream_devkit::up::run(),
+        Command::Up(options) => slipstream_devkit::up::run(&options),
     }
 }
 

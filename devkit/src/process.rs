@@ -273,3 +273,29 @@ fn start_spawner_thread() -> Option<mpsc::Sender<SpawnRequest>> {
         .ok()
         .map(|_| requests)
 }
+
+/// Child pids of every thread of `pid` (children of a spawner thread are listed under it).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()
+        .into_iter()
+        .flatten();
+    tasks
+        .map_while(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// Whether the process exists and is not a zombie waiting for a reaper.
+pub fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}

@@ -1,12 +1,12 @@
 //! `slipstream-dev up`: the whole pipeline on this machine, for a developer at a terminal.
 //!
-//! Kafka on 127.0.0.1:9092 with data under `.local/kafka` (kept across runs), then the api,
+//! Kafka on 127.0.0.1:9092 with data under `.local/kafka` (kept across runs; see [`UpOptions`]), then the api,
 //! the producer and one consumer per topic, each taken from the same target directory as
 //! `slipstream-dev` itself and started only once the one before it answers `/health`. Their
 //! output goes to the terminal. Ctrl-C or SIGTERM stops everything; a service that exits on
 //! its own stops everything too, with an error naming it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -18,16 +18,35 @@ use crate::notice;
 use crate::process::{Logs, Service};
 use crate::signals::ShutdownSignals;
 
-const KAFKA_PORT: u16 = 9092;
-const API_PORT: u16 = 8098;
-const PRODUCER_PORT: u16 = 8099;
-/// Each consumer with its own health port.
-const CONSUMERS: [(&str, u16); 3] = [("users", 8101), ("events", 8102), ("coupons", 8103)];
-const LOCAL_DIR: &str = ".local";
+const TOPICS: [&str; 3] = ["users", "events", "coupons"];
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long each service gets to exit after SIGTERM (consumers promise 10 s).
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(100);
+
+/// Where `up` puts things. The defaults are the documented ports; tests pick free ones.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpOptions {
+    /// Kafka's port on 127.0.0.1.
+    #[arg(long, default_value_t = 9092)]
+    pub kafka_port: u16,
+    #[arg(long, default_value_t = 8098)]
+    pub api_port: u16,
+    #[arg(long, default_value_t = 8099)]
+    pub producer_port: u16,
+    /// Health port of the users consumer; the events and coupons consumers take the next two.
+    #[arg(long, default_value_t = 8101)]
+    pub consumer_port: u16,
+    /// Where the database and Kafka's data are kept across runs.
+    #[arg(long, default_value = ".local")]
+    pub dir: PathBuf,
+}
+
+impl UpOptions {
+    fn consumers(&self) -> impl Iterator<Item = (&'static str, u16)> + '_ {
+        TOPICS.into_iter().zip(self.consumer_port..)
+    }
+}
 
 /// One service to run: its binary, health port and environment.
 struct ServiceSpec {
@@ -46,20 +65,21 @@ impl ServiceSpec {
         command
     }
 
+    /// `/ready`: the api has built its recommendations, the producer reaches Kafka, a
+    /// consumer has its partitions. Only then does a posted record flow straight through.
     fn health_url(&self) -> String {
-        format!("http://127.0.0.1:{}/health", self.port)
+        format!("http://127.0.0.1:{}/ready", self.port)
     }
 }
 
 /// Runs the pipeline until Ctrl-C or SIGTERM (`Ok`) or until a part of it fails (`Err`).
 /// Call it before starting any thread (see [`ShutdownSignals::block`]).
-pub fn run() -> Result<()> {
+pub fn run(options: &UpOptions) -> Result<()> {
     let signals = ShutdownSignals::block()?;
-    let specs = service_specs()?;
-    let kafka_dir = Path::new(LOCAL_DIR).join("kafka");
+    let specs = service_specs(options)?;
     let broker = KafkaOptions::new()
-        .data_dir(&kafka_dir)
-        .port(KAFKA_PORT)
+        .data_dir(options.dir.join("kafka"))
+        .port(options.kafka_port)
         .fast_start(false)
         .start()?;
     let mut pipeline = Pipeline {
@@ -70,7 +90,7 @@ pub fn run() -> Result<()> {
         .start_services(&specs, &signals)
         .and_then(|started| {
             if started {
-                print_summary(&pipeline.broker);
+                print_summary(options, &pipeline.broker);
                 pipeline.supervise(&signals)?;
             }
             Ok(())
@@ -81,20 +101,25 @@ pub fn run() -> Result<()> {
 
 /// The api, the producer and the consumers, found next to this executable before anything
 /// starts, so a missing build fails at once rather than after Kafka is up.
-fn service_specs() -> Result<Vec<ServiceSpec>> {
-    let kafka = format!("127.0.0.1:{KAFKA_PORT}");
-    let api_url = format!("http://127.0.0.1:{API_PORT}");
-    let database_url = format!("sqlite://{LOCAL_DIR}/slipstream.db");
+fn service_specs(options: &UpOptions) -> Result<Vec<ServiceSpec>> {
+    let kafka = format!("127.0.0.1:{}", options.kafka_port);
+    let api_url = format!("http://127.0.0.1:{}", options.api_port);
+    let database_url = format!("sqlite://{}", options.dir.join("slipstream.db").display());
     let mut specs = vec![
-        spec("api", "api", API_PORT, vec![("DATABASE_URL", database_url)])?,
+        spec(
+            "api",
+            "api",
+            options.api_port,
+            vec![("DATABASE_URL", database_url)],
+        )?,
         spec(
             "producer",
             "producer",
-            PRODUCER_PORT,
+            options.producer_port,
             vec![("KAFKA_BOOTSTRAP_SERVERS", kafka.clone())],
         )?,
     ];
-    for (topic, port) in CONSUMERS {
+    for (topic, port) in options.consumers() {
         let env = vec![
             ("TOPIC", topic.to_owned()),
             ("API_URL", api_url.clone()),
@@ -219,16 +244,16 @@ fn stop_together(mut services: Vec<Service>) {
 }
 
 #[allow(clippy::print_stdout)] // The summary is this command's output.
-fn print_summary(broker: &KafkaBroker) {
+fn print_summary(options: &UpOptions, broker: &KafkaBroker) {
     let log = broker
         .log_path()
         .map(|path| path.display().to_string())
         .unwrap_or_default();
     println!();
     println!("Slipstream is running. Stop it with Ctrl-C.");
-    println!("  api       http://127.0.0.1:{API_PORT}");
-    println!("  producer  http://127.0.0.1:{PRODUCER_PORT}");
-    for (topic, port) in CONSUMERS {
+    println!("  api       http://127.0.0.1:{}", options.api_port);
+    println!("  producer  http://127.0.0.1:{}", options.producer_port);
+    for (topic, port) in options.consumers() {
         println!("  consumer  http://127.0.0.1:{port}/health   (topic {topic})");
     }
     println!("  kafka     {}   (log: {log})", broker.bootstrap_servers());

@@ -12,7 +12,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message};
-use slipstream_devkit::process::{Logs, Service};
+use slipstream_devkit::process::{children_of, is_alive, Logs, Service};
 use slipstream_devkit::{shared_broker, wait_for_http, KafkaBroker};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -159,20 +159,6 @@ fn child_dies_when_its_owner_is_sigkilled() {
     wait_until(|| !is_alive(children[0]));
 }
 
-/// Child pids of every thread of `pid` (children of a spawner thread are listed under it).
-fn children_of(pid: u32) -> Vec<u32> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
-    tasks
-        .map_while(Result::ok)
-        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
 #[test]
 fn kafka_start_command_stops_the_broker_on_sigterm() {
     let port = slipstream_devkit::free_port();
@@ -299,15 +285,6 @@ fn sleep_command() -> Command {
     let mut command = Command::new("sleep");
     command.arg("60");
     command
-}
-
-/// Whether the process exists and is not a zombie waiting for a reaper.
-fn is_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit(')')
-            .next()
-            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
-    })
 }
 
 fn wait_until(mut condition: impl FnMut() -> bool) {

@@ -184,3 +184,24 @@ async fn recommendations_are_rebuilt_from_the_database_after_a_restart() {
     assert_eq!(ids(&after), [events[1], events[2]]);
     assert_eq!(after["events"], before["events"]);
 }
+
+#[tokio::test]
+async fn the_periodic_pass_lists_held_back_events_without_a_regeneration() {
+    let app = TestApp::spawn_with(|config| config.recommendation_refresh_secs = 1).await;
+    let someone = app.create("/users", &user()).await;
+    let held = app
+        .post("/events?gen_recommendations=false", &event("tennis", 3))
+        .await;
+    let held: i64 = held.json::<Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+    assert!(ids(&recommendation(&app, someone, "").await).is_empty());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ids(&recommendation(&app, someone, "").await) != [held] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the periodic pass never listed the event"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -146,3 +146,18 @@ async fn sigterm_stops_the_consumer_with_exit_0_within_ten_seconds() {
     assert_eq!(setup.committed(), 0);
     assert!(setup.health_port > 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_consumer_is_ready_once_its_partitions_are_assigned() {
+    let setup = Setup::start("events", &[]).await;
+    let url = format!("http://127.0.0.1:{}/ready", setup.health_port);
+    eventually("the consumer is ready", Duration::from_secs(30), || async {
+        setup
+            .http
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}

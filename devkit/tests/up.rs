@@ -1,0 +1,123 @@
+//! The README's run command: `slipstream-dev up` brings the whole pipeline up, a record posted
+//! to the producer is readable from the api within a second, and Ctrl-C stops every process
+//! it started. Needs the service binaries (`cargo build --bins`), as the command itself does.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use slipstream_devkit::free_port;
+use slipstream_devkit::process::{children_of, is_alive};
+
+#[test]
+fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (api, producer, consumers) = (free_port(), free_port(), three_free_ports());
+    let mut up = Command::new(env!("CARGO_BIN_EXE_slipstream-dev"))
+        .args([
+            "up",
+            "--kafka-port",
+            &free_port().to_string(),
+            "--api-port",
+            &api.to_string(),
+        ])
+        .args([
+            "--producer-port",
+            &producer.to_string(),
+            "--consumer-port",
+            &consumers.to_string(),
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("slipstream-dev up");
+    let stdout = BufReader::new(up.stdout.take().expect("stdout"));
+    let (lines, running) = mpsc::channel();
+    thread::spawn(move || {
+        stdout
+            .lines()
+            .map_while(Result::ok)
+            .for_each(|line| drop(lines.send(line)))
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !running
+        .recv_timeout(Duration::from_secs(120))
+        .is_ok_and(|line| line.contains("Slipstream is running"))
+    {
+        assert!(Instant::now() < deadline, "the pipeline did not come up");
+    }
+    let children = children_of(up.id());
+    assert_eq!(
+        children.len(),
+        6,
+        "kafka, api, producer and three consumers: {children:?}"
+    );
+
+    let user =
+        r#"{"id": 1, "birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"}"#;
+    assert_eq!(request(producer, "POST", "/users", user), 202);
+    let accepted = Instant::now();
+    while request(api, "GET", "/users/1", "") != 200 {
+        assert!(
+            accepted.elapsed() < Duration::from_secs(1),
+            "not readable from the api within a second"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &up.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupted.success());
+    let status = up.wait().expect("up exits");
+    assert!(status.success(), "{status}");
+    assert!(
+        children.iter().all(|&pid| !is_alive(pid)),
+        "a process outlived Ctrl-C"
+    );
+}
+
+/// A base port with the next two free as well, for the three consumers.
+fn three_free_ports() -> u16 {
+    loop {
+        let base = free_port();
+        if (1..3).all(|i| {
+            base.checked_add(i)
+                .is_some_and(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        }) {
+            return base;
+        }
+    }
+}
+
+/// A one-shot HTTP/1.0 request on 127.0.0.1; returns the status, 0 when nothing answered.
+fn request(port: u16, method: &str, path: &str, body: &str) -> u16 {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    if stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body.as_bytes()))
+        .is_err()
+    {
+        return 0;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
