@@ -13,6 +13,9 @@ use slipstream_runtime::telemetry::LogFormat;
     about = "Slipstream consumer: one topic from Kafka to the api."
 )]
 pub struct Config {
+    /// Without a command, consume until stopped.
+    #[command(subcommand)]
+    pub command: Option<Mode>,
     /// The topic to consume: users, events or coupons.
     #[arg(long, env = "TOPIC", value_parser = parse_kind)]
     pub topic: Kind,
@@ -42,6 +45,15 @@ pub struct Config {
     /// Log format; JSON unless stdout is a terminal.
     #[arg(long, env = "LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Mode {
+    /// Move the topic's dead letters back to the topic, once the cause is fixed (a missing user
+    /// created, a bug deployed), and report how many moved. Safe to interrupt and run again:
+    /// it remembers where it stopped, and moves only what was in the dead-letter topic when
+    /// it began.
+    Redrive,
 }
 
 impl Config {

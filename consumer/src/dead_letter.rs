@@ -12,6 +12,8 @@ use slipstream_runtime::kafka::KafkaArgs;
 
 /// Headers a dead letter carries besides the original message's own.
 pub mod headers {
+    /// What every dead-letter header starts with, so a redrive can take them off again.
+    pub const DEAD_LETTER_PREFIX: &str = "dlq-";
     pub const REASON: &str = "dlq-reason";
     pub const STATUS: &str = "dlq-status";
     pub const PROBLEM: &str = "dlq-problem";

@@ -6,8 +6,10 @@ mod dead_letter;
 mod forward;
 mod group;
 mod health;
+mod redrive;
 mod worker;
 
-pub use config::Config;
+pub use config::{Config, Mode};
 pub use forward::{Forwarder, Outcome};
+pub use redrive::{redrive, Redriven};
 pub use worker::run;

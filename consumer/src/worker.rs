@@ -57,9 +57,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 if worker.handle(&message).await == Handled::Abandoned {
                     break;
                 }
-                consumer
-                    .store_offset_from_message(&message)
-                    .context("Failed to store an offset")?;
+                if let Err(e) = consumer.store_offset_from_message(&message) {
+                    // The partition moved to another member while the message was in flight:
+                    // that member reads it again from the last commit, and the api
+                    // recognises the replay.
+                    tracing::warn!(error = %e, "Offset not stored: the partition was reassigned.");
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Kafka consume error.");

@@ -110,7 +110,7 @@ async fn a_message_that_is_not_json_is_dead_lettered_and_consumption_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_coupon_waits_for_its_user_and_is_dead_lettered_if_it_never_comes() {
+async fn a_coupon_without_its_user_is_dead_lettered_in_time_and_a_redrive_brings_it_back_once() {
     let mut setup = Setup::start("coupons", &[("MISSING_REFERENCE_TIMEOUT_SECS", "3")]).await;
     setup.start_api().await;
     let coupon = json!({"id": 1, "user_id": 99, "stake": 2, "selections": [{"event_id": 98, "odds": 2}], "timestamp": "2026-01-01T00:00:00Z"});
@@ -124,6 +124,30 @@ async fn a_coupon_waits_for_its_user_and_is_dead_lettered_if_it_never_comes() {
     let problem: Value =
         serde_json::from_str(&header(&letters[0], "dlq-problem").expect("problem")).expect("JSON");
     assert_eq!(problem["missing"], json!({"users": [99], "events": [98]}));
+
+    // Once the references exist, a redrive sends the coupon round again, and only once.
+    let user =
+        json!({"id": 99, "birth_year": 1970, "country": "GR", "currency": "EUR", "gender": "F"});
+    let event = json!({"id": 98, "begin_timestamp": "2030-01-01T18:00:00Z", "end_timestamp": "2030-01-01T20:00:00Z", "country": "GR", "league": "L", "sport": "football", "participants": ["A", "B"]});
+    assert_eq!(
+        (
+            setup.post("/users", &user).await,
+            setup.post("/events", &event).await
+        ),
+        (201, 201)
+    );
+    let first = setup.redrive();
+    assert!(first.starts_with("moved 1 message(s)"), "{first}");
+    eventually(
+        "the redriven coupon is stored",
+        Duration::from_secs(30),
+        || async { setup.get("/coupons/1").await.is_some() },
+    )
+    .await;
+    assert!(
+        setup.redrive().starts_with("moved 0 message(s)"),
+        "a second redrive moves nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -89,6 +89,37 @@ impl Setup {
         self.api_stop = Some(stop);
     }
 
+    /// Runs `consumer redrive` for this setup's topic and returns its report, the last line
+    /// it printed (log lines come before it).
+    pub fn redrive(&self) -> String {
+        let output = Command::new(workspace_bin("consumer"))
+            .arg("redrive")
+            .env("TOPIC", self.topic)
+            .env("KAFKA_BOOTSTRAP_SERVERS", &self.bootstrap)
+            .env("TOPIC_PREFIX", &self.prefix)
+            .env("LOG_FORMAT", "json")
+            .output()
+            .expect("consumer redrive runs");
+        assert!(
+            output.status.success(),
+            "redrive failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        stdout.lines().last().unwrap_or_default().to_owned()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> u16 {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api_url))
+            .json(body)
+            .send()
+            .await
+            .expect("api reachable");
+        response.status().as_u16()
+    }
+
     pub fn topic_name(&self) -> String {
         format!("{}{}", self.prefix, self.topic)
     }

@@ -1,3 +1,4 @@
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -11,9 +12,18 @@ pub struct Pipeline {
     pub api_url: String,
     pub producer_url: String,
     pub http: reqwest::Client,
-    services: Vec<Service>,
+    services: Vec<(Spec, Service)>,
     /// Holds the database and the logs until the pipeline is dropped.
-    _dir: TempDir,
+    dir: TempDir,
+}
+
+/// How to start one service again: fault tests kill and restart them.
+#[derive(Clone)]
+struct Spec {
+    name: String,
+    bin: &'static str,
+    port: u16,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Pipeline {
@@ -31,41 +41,63 @@ impl Pipeline {
         let api_url = format!("http://127.0.0.1:{api_port}");
         let producer_url = format!("http://127.0.0.1:{producer_port}");
         let database = format!("sqlite://{}", dir.path().join("api.db").display());
-        let kafka = [
-            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap.as_str()),
-            ("TOPIC_PREFIX", prefix.as_str()),
+        let kafka = vec![
+            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap),
+            ("TOPIC_PREFIX", prefix),
         ];
-
-        let mut services = Vec::new();
-        let mut start = |name: &str, bin: &str, port: u16, env: &[(&str, &str)]| {
-            let mut command = Command::new(workspace_bin(bin));
-            command
-                .env("PORT", port.to_string())
-                .env("HOST", "127.0.0.1")
-                .env("LOG_FORMAT", "json");
-            command.env("RUST_LOG", "info");
-            command.envs(env.iter().copied());
-            let service =
-                Service::spawn(name, command, Logs::Dir(dir.path().to_owned())).expect("spawn");
-            services.push(service);
-            let health = format!("http://127.0.0.1:{port}/health");
-            wait_for_http(&health, Duration::from_secs(30))
-                .unwrap_or_else(|e| panic!("{name} not healthy: {e:#}"));
-        };
-        start("api", "api", api_port, &[("DATABASE_URL", &database)]);
-        start("producer", "producer", producer_port, &kafka);
+        let mut specs = vec![
+            Spec {
+                name: "api".into(),
+                bin: "api",
+                port: api_port,
+                env: vec![("DATABASE_URL", database)],
+            },
+            Spec {
+                name: "producer".into(),
+                bin: "producer",
+                port: producer_port,
+                env: kafka.clone(),
+            },
+        ];
         for topic in ["users", "events", "coupons"] {
-            let mut env = kafka.to_vec();
-            env.extend([("TOPIC", topic), ("API_URL", api_url.as_str())]);
-            start(&format!("consumer-{topic}"), "consumer", free_port(), &env);
+            let mut env = kafka.clone();
+            env.extend([("TOPIC", topic.to_owned()), ("API_URL", api_url.clone())]);
+            specs.push(Spec {
+                name: format!("consumer-{topic}"),
+                bin: "consumer",
+                port: free_port(),
+                env,
+            });
         }
+        let services = specs
+            .into_iter()
+            .map(|spec| {
+                let service = spawn(&spec, dir.path());
+                (spec, service)
+            })
+            .collect();
         Pipeline {
             api_url,
             producer_url,
             http: reqwest::Client::new(),
             services,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// SIGKILLs the service `name` (no chance to flush or commit) and starts it again.
+    pub async fn kill_and_restart(&mut self, name: &str) {
+        let dir = self.dir.path().to_owned();
+        let (spec, service) = self
+            .services
+            .iter_mut()
+            .find(|(spec, _)| spec.name == name)
+            .expect("a service of that name");
+        service.kill().expect("SIGKILL");
+        let spec = spec.clone();
+        *service = tokio::task::spawn_blocking(move || spawn(&spec, &dir))
+            .await
+            .expect("restart");
     }
 
     /// POSTs `body` to the producer and returns the status and the JSON answer.
@@ -100,12 +132,28 @@ impl Pipeline {
 impl Drop for Pipeline {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            for service in &self.services {
+            for (_, service) in &self.services {
                 eprintln!("----- {} -----\n{}", service.name(), service.log_tail(40));
             }
         }
-        for service in self.services.iter_mut().rev() {
+        for (_, service) in self.services.iter_mut().rev() {
             let _ = service.stop(Duration::from_secs(10));
         }
     }
+}
+
+/// Starts a service and waits until it is ready to take traffic.
+fn spawn(spec: &Spec, logs: &Path) -> Service {
+    let mut command = Command::new(workspace_bin(spec.bin));
+    command
+        .env("PORT", spec.port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info");
+    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    let service = Service::spawn(&spec.name, command, Logs::Dir(logs.to_owned())).expect("spawn");
+    let ready = format!("http://127.0.0.1:{}/ready", spec.port);
+    wait_for_http(&ready, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{} not ready: {e:#}", spec.name));
+    service
 }
