@@ -8,4 +8,12 @@ cd "$(dirname "$0")/.."
 # The end-to-end tests run the service binaries as child processes.
 cargo build --workspace --bins
 cargo run --quiet --package slipstream-devkit --bin slipstream-dev -- kafka fetch
-cargo test --workspace "$@"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+# One closing line over all test binaries (cargo ends on the last crate's doc-tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
