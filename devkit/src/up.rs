@@ -19,7 +19,7 @@ use crate::process::{Logs, Service};
 use crate::signals::ShutdownSignals;
 
 const TOPICS: [&str; 3] = ["users", "events", "coupons"];
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long each service gets to exit after SIGTERM (consumers promise 10 s).
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(100);

@@ -9,18 +9,17 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use slipstream_devkit::free_port;
 use slipstream_devkit::process::{children_of, is_alive};
 
 #[test]
 fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (api, producer, consumers) = (free_port(), free_port(), three_free_ports());
+    let [kafka, api, producer, consumers] = ports_outside_the_ephemeral_range();
     let mut up = Command::new(env!("CARGO_BIN_EXE_slipstream-dev"))
         .args([
             "up",
             "--kafka-port",
-            &free_port().to_string(),
+            &kafka.to_string(),
             "--api-port",
             &api.to_string(),
         ])
@@ -84,17 +83,15 @@ fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
     );
 }
 
-/// A base port with the next two free as well, for the three consumers.
-fn three_free_ports() -> u16 {
-    loop {
-        let base = free_port();
-        if (1..3).all(|i| {
-            base.checked_add(i)
-                .is_some_and(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
-        }) {
-            return base;
-        }
-    }
+/// Kafka's, the api's and the producer's ports, then the first of three for the consumers:
+/// free, distinct, and below the ephemeral range, so no port the command picks for itself
+/// (Kafka's controller) can land on one of them.
+fn ports_outside_the_ephemeral_range() -> [u16; 4] {
+    let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let start = 20_000 + (std::process::id() % 5_000) as u16 * 2;
+    let mut candidates = (start..32_000).step_by(4).filter(|&p| (p..p + 3).all(free));
+    let mut next = || candidates.next().expect("free ports below 32000");
+    [next(), next(), next(), next()]
 }
 
 /// A one-shot HTTP/1.0 request on 127.0.0.1; returns the status, 0 when nothing answered.
