@@ -24,11 +24,10 @@ pub fn router() -> Router<AppState> {
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Saved<Coupon>> {
     let now = Utc::now();
     let coupon: Coupon = Record::parse(&body, now)?;
+    let recommender = state.recommender.clone();
     state
         .store
-        .save(coupon, now, |coupon| {
-            state.recommender.coupon_stored(coupon)
-        })
+        .save(coupon, now, move |coupon| recommender.coupon_stored(coupon))
         .await
 }
 

@@ -34,10 +34,11 @@ async fn create(
     let gen_recommendations = gen_recommendations(options)?;
     let now = Utc::now();
     let event: Event = Record::parse(&body, now)?;
+    let recommender = state.recommender.clone();
     state
         .store
-        .save(event, now, |event| {
-            state.recommender.event_stored(event, gen_recommendations)
+        .save(event, now, move |event| {
+            recommender.event_stored(event, gen_recommendations)
         })
         .await
 }

@@ -22,10 +22,11 @@ pub fn router() -> Router<AppState> {
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Saved<User>> {
     let now = Utc::now();
     let user: User = Record::parse(&body, now)?;
+    let recommender = state.recommender.clone();
     state
         .store
-        .save(user, now, |user| {
-            state.recommender.user_stored(user.id.unwrap_or_default())
+        .save(user, now, move |user| {
+            recommender.user_stored(user.id.unwrap_or_default())
         })
         .await
 }

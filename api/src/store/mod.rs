@@ -120,12 +120,27 @@ impl Store {
     ///
     /// `created` runs after the commit of a new record, while the write connection is still
     /// held: whatever it updates sees writes in commit order.
-    #[tracing::instrument(skip_all, fields(kind = %R::KIND, id = record.id()))]
+    ///
+    /// The write runs as a task of its own, so a client that hangs up cannot cancel it halfway
+    /// and leave the one write connection inside an unfinished transaction.
     pub async fn save<R: Table>(
+        &self,
+        record: R,
+        now: DateTime<Utc>,
+        created: impl FnOnce(&R) + Send + 'static,
+    ) -> Result<Saved<R>> {
+        let store = self.clone();
+        tokio::spawn(async move { store.save_to_end(record, now, created).await })
+            .await
+            .map_err(|e| anyhow!("A write task failed: {e}"))?
+    }
+
+    #[tracing::instrument(skip_all, fields(kind = %R::KIND, id = record.id()))]
+    async fn save_to_end<R: Table>(
         &self,
         mut record: R,
         now: DateTime<Utc>,
-        created: impl FnOnce(&R) + Send,
+        created: impl FnOnce(&R),
     ) -> Result<Saved<R>> {
         record.to_storage_precision();
         let mut conn = self.write.acquire().await?;

@@ -2,7 +2,7 @@ use std::collections::{HashMap, HashSet};
 
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use slipstream_model::GENERATED_ID_FLOOR;
 
 use crate::helpers::{coupon, event, user, with_id, TestApp};
@@ -82,4 +82,26 @@ async fn the_database_is_kept_in_wal_mode_so_reads_run_beside_the_writer() {
         .await
         .expect("a journal mode");
     assert_eq!(mode, "wal");
+}
+
+/// A client that hangs up mid-request (a consumer killed while it forwards) must not leave
+/// the write connection inside a transaction that no one will finish.
+#[tokio::test]
+async fn clients_hanging_up_mid_write_leave_the_database_writable() {
+    let app = TestApp::spawn().await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_micros(1500))
+        .build()
+        .expect("client");
+    for round in 0..300u64 {
+        let mut user = user();
+        user["id"] = json!(10_000 + round);
+        let _ = impatient
+            .post(format!("{}/users", app.address))
+            .json(&user)
+            .send()
+            .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.create("/users", &user()).await;
 }
