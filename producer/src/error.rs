@@ -1,4 +1,3 @@
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use slipstream_model::Invalid;
 use slipstream_runtime::Problem;
@@ -56,15 +55,5 @@ impl IntoResponse for Error {
             }
         };
         problem.into_response()
-    }
-}
-
-impl Error {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Busy | Self::NotAcknowledged { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
     }
 }

@@ -84,10 +84,7 @@ async fn assert_stored_exactly_once(pipeline: &Pipeline, accepted: &BTreeMap<i64
     eventually(
         "every accepted coupon is stored",
         Duration::from_secs(120),
-        || async {
-            stored().await.len() == expected.len()
-                && stored().await.values().map(Vec::len).sum::<usize>() >= BATCHES * 10
-        },
+        || async { stored().await.values().map(Vec::len).sum::<usize>() >= BATCHES * 10 },
     )
     .await;
     assert_eq!(stored().await, expected);
