@@ -35,8 +35,10 @@ pub(crate) fn parse_scaled(value: &Value, places: u32) -> Result<i64, Invalid> {
             "must have at most {places} decimal places"
         )));
     }
-    (decimal * Decimal::from(10_i64.pow(places)))
-        .to_i64()
+    // Checked: `Decimal`'s `*` panics past its 96-bit range, which a client can reach.
+    decimal
+        .checked_mul(Decimal::from(10_i64.pow(places)))
+        .and_then(|scaled| scaled.to_i64())
         .ok_or_else(|| Invalid::here("is out of range"))
 }
 
@@ -87,6 +89,8 @@ mod tests {
             json!("NaN"),
             json!([1]),
             json!(1e300),
+            json!("79228162514264337593543950335"),
+            json!("1e27"),
         ] {
             assert!(parse_scaled(&bad, 2).is_err(), "{bad} accepted");
         }

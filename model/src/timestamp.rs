@@ -1,19 +1,27 @@
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use crate::error::Invalid;
 use crate::fields::string;
 
 /// Accepts RFC 3339, and the original system's naive `YYYY-MM-DD HH:MM:SS[.ffffff]` taken as UTC.
+///
+/// The instant must fall in the years 0000–9999 in UTC: an offset can push a valid text out
+/// of them, and such a moment has no RFC 3339 form to be returned (or forwarded) in.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-        .map(|t| t.and_utc())
-        .map_err(|_| {
-            "must be an RFC 3339 timestamp (2024-05-01T18:30:00Z) or `YYYY-MM-DD HH:MM:SS`".into()
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|t| t.and_utc())
         })
+        .map_err(|_| {
+            "must be an RFC 3339 timestamp (2024-05-01T18:30:00Z) or `YYYY-MM-DD HH:MM:SS`"
+                .to_owned()
+        })?;
+    if !(0..=9999).contains(&parsed.year()) {
+        return Err("must fall in the years 0000 to 9999 in UTC".into());
+    }
+    Ok(parsed)
 }
 
 pub(crate) fn timestamp(value: &Value) -> Result<DateTime<Utc>, Invalid> {
@@ -72,6 +80,9 @@ mod tests {
             "2024-13-01 00:00:00",
             "",
             "now",
+            "0000-01-01T00:00:00+23:59",
+            "9999-12-31T23:59:59-00:01",
+            "+10000-01-01 00:00:00",
         ] {
             assert!(parse_timestamp(bad).is_err(), "{bad} accepted");
         }
