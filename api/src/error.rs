@@ -32,6 +32,11 @@ pub enum Error {
     #[error("a {} with id {id} exists with different content", singular(*kind))]
     IdConflict { kind: Kind, id: Id },
 
+    /// Clients took the top of the api's id range, so it cannot assign one: they can still
+    /// send their own.
+    #[error("the api has no {} id left to assign; send the record with an id", singular(*kind))]
+    IdsExhausted { kind: Kind },
+
     #[error("the coupon names records the api does not have")]
     MissingReference(Missing),
 
@@ -90,7 +95,9 @@ impl Error {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::IdConflict { .. } | Self::MissingReference(_) => StatusCode::CONFLICT,
+            Self::IdConflict { .. } | Self::IdsExhausted { .. } | Self::MissingReference(_) => {
+                StatusCode::CONFLICT
+            }
             Self::Unavailable(_) | Self::Warming => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +111,7 @@ impl Error {
             Self::BadRequest { kind, .. } => Problem::new(status, kind, detail),
             Self::NotFound { .. } => Problem::not_found(detail),
             Self::IdConflict { .. } => Problem::new(status, "id-conflict", detail),
+            Self::IdsExhausted { .. } => Problem::new(status, "ids-exhausted", detail),
             Self::MissingReference(missing) => {
                 Problem::new(status, "missing-reference", detail).with("missing", json(&missing))
             }

@@ -152,7 +152,10 @@ impl Store {
                 None => Saved::Created(insert(&mut tx, record, now).await?),
             },
             None => {
-                record.set_id(next_id(&mut tx, R::TABLE).await?);
+                let id = next_id(&mut tx, R::TABLE)
+                    .await?
+                    .ok_or(Error::IdsExhausted { kind: R::KIND })?;
+                record.set_id(id);
                 Saved::Created(insert(&mut tx, record, now).await?)
             }
         };
@@ -210,18 +213,15 @@ async fn insert<R: Table>(
     Ok(record)
 }
 
-/// One past the largest id below [`GENERATED_ID_FLOOR`]: ids from there up are the producers'.
-async fn next_id(conn: &mut SqliteConnection, table: &str) -> Result<Id> {
+/// One past the largest id below [`GENERATED_ID_FLOOR`] (ids from there up are the
+/// producers'); `None` once a client took the last of them.
+async fn next_id(conn: &mut SqliteConnection, table: &str) -> Result<Option<Id>> {
     let sql = format!("SELECT MAX(id) FROM {table} WHERE id < ?");
     let max: Option<Id> = sqlx::query_scalar(&sql)
         .bind(GENERATED_ID_FLOOR)
         .fetch_one(conn)
         .await?;
-    let next = max.unwrap_or(0) + 1;
-    if next >= GENERATED_ID_FLOOR {
-        return Err(anyhow!("the api's ids for {table} are used up below 2^62").into());
-    }
-    Ok(next)
+    Ok(Some(max.unwrap_or(0) + 1).filter(|&next| next < GENERATED_ID_FLOOR))
 }
 
 /// A timestamp as its column holds it.
