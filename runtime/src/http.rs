@@ -6,13 +6,14 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::json::BodyLimit;
 use crate::problem::{self, Problem};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -42,6 +43,7 @@ pub fn edge(router: Router, body_limit: usize, timeout: Duration) -> Router {
         .fallback(problem::route_not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(Extension(BodyLimit(body_limit)))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("A request handler panicked.");
             Problem::internal().into_response()
