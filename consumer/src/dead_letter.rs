@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
 use slipstream_runtime::kafka::KafkaArgs;
@@ -39,22 +39,20 @@ pub struct DeadLetters {
 impl DeadLetters {
     pub fn new(kafka: &KafkaArgs, topic: String) -> anyhow::Result<Self> {
         let producer = kafka
-            .client_config()
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("message.timeout.ms", "10000")
-            .create()
+            .create(
+                kafka
+                    .client_config()
+                    .set("enable.idempotence", "true")
+                    .set("acks", "all")
+                    .set("message.timeout.ms", "10000"),
+            )
             .context("Failed to create the dead-letter producer")?;
         Ok(Self { producer, topic })
     }
 
     /// Writes the message, as it came, to the dead-letter topic and waits for Kafka's
     /// acknowledgement: only then may the original offset be committed.
-    pub async fn send(
-        &self,
-        message: &BorrowedMessage<'_>,
-        verdict: &Verdict<'_>,
-    ) -> anyhow::Result<()> {
+    pub async fn send(&self, message: &OwnedMessage, verdict: &Verdict<'_>) -> anyhow::Result<()> {
         let headers = dead_letter_headers(message, verdict);
         let mut record = FutureRecord::to(&self.topic).headers(headers);
         if let Some(key) = message.key() {
@@ -72,7 +70,7 @@ impl DeadLetters {
     }
 }
 
-fn dead_letter_headers(message: &BorrowedMessage<'_>, verdict: &Verdict<'_>) -> OwnedHeaders {
+fn dead_letter_headers(message: &OwnedMessage, verdict: &Verdict<'_>) -> OwnedHeaders {
     let mut headers = OwnedHeaders::new();
     if let Some(original) = message.headers() {
         for header in original.iter() {

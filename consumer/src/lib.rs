@@ -1,15 +1,18 @@
 //! The consumer: one process per topic, forwarding each message to the api in partition
-//! order and committing its offset only once the api stored it or a dead-letter topic holds it.
+//! order (partitions side by side) and committing its offset only once the api stored it or
+//! a dead-letter topic holds it.
 
 mod config;
+mod consume;
 mod dead_letter;
 mod forward;
 mod group;
 mod health;
+mod lanes;
 mod redrive;
 mod worker;
 
 pub use config::{Config, Mode};
+pub use consume::run;
 pub use forward::{Forwarder, Outcome};
 pub use redrive::{redrive, Redriven};
-pub use worker::run;

@@ -33,18 +33,24 @@ pub async fn redrive(config: &Config) -> anyhow::Result<Redriven> {
     );
     let reader: BaseConsumer = config
         .kafka
-        .client_config()
-        .set("group.id", format!("{}-redrive", config.group_id()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
+        .create(
+            config
+                .kafka
+                .client_config()
+                .set("group.id", format!("{}-redrive", config.group_id()))
+                .set("enable.auto.commit", "false")
+                .set("auto.offset.reset", "earliest"),
+        )
         .context("Failed to create the dead-letter reader")?;
     let writer: FutureProducer = config
         .kafka
-        .client_config()
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .create()
+        .create(
+            config
+                .kafka
+                .client_config()
+                .set("enable.idempotence", "true")
+                .set("acks", "all"),
+        )
         .context("Failed to create the producer")?;
     let mut ends = assign_up_to_now(&reader, &from)?;
     let mut count = 0;

@@ -51,9 +51,8 @@ pub struct Publisher {
 impl Publisher {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         let timeout = config.produce_timeout();
-        let producer: FutureProducer = config
-            .kafka
-            .client_config()
+        let mut settings = config.kafka.client_config();
+        settings
             // Spelled out: librdkafka leaves idempotence off by default, and we promise no
             // duplicates and no reordering on retry.
             .set("enable.idempotence", "true")
@@ -63,8 +62,10 @@ impl Publisher {
                 "queue.buffering.max.messages",
                 (config.max_in_flight * 2).to_string(),
             )
-            .set("linger.ms", "5")
-            .create()
+            .set("linger.ms", "5");
+        let producer: FutureProducer = config
+            .kafka
+            .create(&mut settings)
             .context("Failed to create the Kafka producer")?;
         Ok(Self {
             producer,

@@ -5,8 +5,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, FromClientConfig, FromClientConfigAndContext};
+use rdkafka::error::KafkaResult;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
 use slipstream_model::Kind;
 
 /// Message headers of SPEC §4.
@@ -39,6 +41,19 @@ pub struct KafkaArgs {
     /// Replication factor of topics created at startup.
     #[arg(long, env = "TOPIC_REPLICATION", default_value_t = 1)]
     pub topic_replication: i32,
+    /// Extra librdkafka settings as `key=value`, comma separated (security, tuning); they
+    /// win over the service's own.
+    #[arg(long = "kafka-option", env = "KAFKA_OPTIONS", value_delimiter = ',', value_parser = parse_option)]
+    pub options: Vec<(String, String)>,
+}
+
+fn parse_option(option: &str) -> Result<(String, String), String> {
+    match option.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("`{option}` is not key=value")),
+    }
 }
 
 impl KafkaArgs {
@@ -60,12 +75,36 @@ impl KafkaArgs {
         config
     }
 
+    /// Creates a client from its settings with the operator's `KAFKA_OPTIONS` on top.
+    pub fn create<T: FromClientConfig>(&self, settings: &mut ClientConfig) -> KafkaResult<T> {
+        self.with_options(settings).create()
+    }
+
+    /// [`Self::create`] for clients that carry a context.
+    pub fn create_with_context<C, T>(
+        &self,
+        settings: &mut ClientConfig,
+        context: C,
+    ) -> KafkaResult<T>
+    where
+        C: ClientContext,
+        T: FromClientConfigAndContext<C>,
+    {
+        self.with_options(settings).create_with_context(context)
+    }
+
+    fn with_options<'a>(&self, settings: &'a mut ClientConfig) -> &'a mut ClientConfig {
+        for (key, value) in &self.options {
+            settings.set(key, value);
+        }
+        settings
+    }
+
     /// Creates the main and dead-letter topics that are missing, retrying until `deadline`
     /// passes so a service can start alongside a broker that is still coming up.
     pub async fn ensure_topics(&self, kinds: &[Kind], deadline: Duration) -> anyhow::Result<()> {
         let admin: AdminClient<DefaultClientContext> = self
-            .client_config()
-            .create()
+            .create(&mut self.client_config())
             .context("Failed to create a Kafka admin client")?;
         let names: Vec<String> = kinds
             .iter()

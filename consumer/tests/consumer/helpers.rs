@@ -126,27 +126,40 @@ impl Setup {
 
     /// Writes raw messages straight into the topic, as any Kafka client could.
     pub fn write(&self, messages: &[(&str, &[u8])]) {
+        self.write_to(None, messages);
+    }
+
+    /// Writes raw messages to one partition, or where their keys lead.
+    fn write_to(&self, partition: Option<i32>, messages: &[(&str, &[u8])]) {
         let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
             .create()
             .expect("producer");
         let topic = self.topic_name();
         for (key, payload) in messages {
-            producer
-                .send(BaseRecord::to(&topic).key(*key).payload(*payload))
-                .map_err(|(e, _)| e)
-                .expect("queued");
+            let mut record = BaseRecord::to(&topic).key(*key).payload(*payload);
+            record.partition = partition;
+            producer.send(record).map_err(|(e, _)| e).expect("queued");
         }
         producer.flush(Duration::from_secs(10)).expect("flushed");
     }
 
+    /// Writes JSON records to one partition, in order.
+    pub fn write_json_to(&self, partition: i32, records: &[(&str, Value)]) {
+        self.write_json_with(Some(partition), records);
+    }
+
     pub fn write_json(&self, records: &[(&str, Value)]) {
+        self.write_json_with(None, records);
+    }
+
+    fn write_json_with(&self, partition: Option<i32>, records: &[(&str, Value)]) {
         let bytes: Vec<(&str, Vec<u8>)> = records
             .iter()
             .map(|(k, v)| (*k, serde_json::to_vec(v).expect("JSON")))
             .collect();
         let borrowed: Vec<(&str, &[u8])> = bytes.iter().map(|(k, v)| (*k, v.as_slice())).collect();
-        self.write(&borrowed);
+        self.write_to(partition, &borrowed);
     }
 
     /// The consumer group's committed offsets, summed over partitions (unset counts as 0).
@@ -175,6 +188,36 @@ impl Setup {
                 } else {
                     0
                 }
+            })
+            .sum()
+    }
+
+    /// The members of the consumer's group, as the broker sees them.
+    pub fn group_members(&self) -> usize {
+        let client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("client");
+        let group = format!("{}slipstream-{}", self.prefix, self.topic);
+        let groups = client
+            .fetch_group_list(Some(&group), Duration::from_secs(5))
+            .expect("group list");
+        groups.groups().iter().map(|g| g.members().len()).sum()
+    }
+
+    /// How many messages the dead-letter topic holds.
+    pub fn dead_letter_count(&self) -> i64 {
+        let client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("client");
+        let topic = format!("{}.dlq", self.topic_name());
+        (0..3)
+            .map(|p| {
+                let (low, high) = client
+                    .fetch_watermarks(&topic, p, Duration::from_secs(5))
+                    .expect("watermarks");
+                high - low
             })
             .sum()
     }

@@ -5,3 +5,4 @@
 
 mod delivery;
 mod helpers;
+mod partitions;

@@ -1,0 +1,134 @@
+//! The consume loop: polls Kafka, hands each message to its partition's lane, and stores an
+//! offset only once its message was stored by the api or dead-lettered.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::Message;
+use slipstream_runtime::shutdown;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::group::GroupContext;
+use crate::health;
+use crate::lanes::{Finished, Lanes};
+use crate::worker::Worker;
+
+/// How long a shutdown waits for forwards in flight, within SPEC §5's 10 s.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
+
+/// Consumes until Ctrl-C or SIGTERM, then commits what is done and leaves the group.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown::signal().await;
+            stop.cancel();
+        }
+    });
+    let (group, mut revoked) = GroupContext::new();
+    let address = health::serve(
+        SocketAddr::new(config.host, config.port),
+        group.clone(),
+        stop.clone(),
+    )
+    .await?;
+    config
+        .kafka
+        .ensure_topics(&[config.topic], Duration::from_secs(30))
+        .await?;
+    let consumer = Arc::new(subscribe(&config, group)?);
+    let topic = config.kafka.topic(config.topic);
+    tracing::info!(%topic, group = %config.group_id(), %address, "Consumer started.");
+    let worker = Worker::new(&config)?;
+    let (mut lanes, mut finished) = Lanes::new(Arc::clone(&consumer), topic, worker, stop.clone());
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            Some(partitions) = revoked.recv() => lanes.revoke(&partitions),
+            Some(report) = finished.recv() => lanes.finish(report),
+            message = consumer.recv() => match message {
+                Ok(message) => {
+                    // A rebalance is served inside `recv`: forget the lost lanes before a
+                    // message of the new assignment reaches them.
+                    while let Ok(partitions) = revoked.try_recv() {
+                        lanes.revoke(&partitions);
+                    }
+                    tracing::trace!(partition = message.partition(), offset = message.offset(), "Message received.");
+                    lanes.dispatch(message.detach());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Kafka consume error.");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+        }
+    }
+    drain(&mut lanes, &mut finished).await;
+    commit(&consumer);
+    tracing::info!("Consumer stopped.");
+    Ok(())
+}
+
+/// Waits, for a bounded time, for the forwards in flight, so what the api stored is
+/// committed rather than read again after a restart.
+async fn drain(lanes: &mut Lanes, finished: &mut mpsc::UnboundedReceiver<Finished>) {
+    let mut tasks = lanes.close();
+    let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
+    tokio::pin!(deadline);
+    while !tasks.is_empty() {
+        tokio::select! {
+            () = &mut deadline => {
+                tracing::warn!(lanes = tasks.len(), "Forwards still in flight at shutdown are abandoned.");
+                tasks.abort_all();
+                break;
+            }
+            Some(report) = finished.recv() => lanes.finish(report),
+            _ = tasks.join_next() => {}
+        }
+    }
+    while let Ok(report) = finished.try_recv() {
+        lanes.finish(report);
+    }
+}
+
+fn subscribe(config: &Config, group: GroupContext) -> anyhow::Result<StreamConsumer<GroupContext>> {
+    let consumer: StreamConsumer<GroupContext> = config
+        .kafka
+        .create_with_context(
+            config
+                .kafka
+                .client_config()
+                .set("group.id", config.group_id())
+                // Offsets are stored by hand after each message is done, and committed in
+                // the background and on shutdown: at-least-once, never ahead of the work.
+                .set("enable.auto.commit", "true")
+                .set("enable.auto.offset.store", "false")
+                .set("auto.commit.interval.ms", "1000")
+                .set("auto.offset.reset", "earliest")
+                .set("session.timeout.ms", "10000"),
+            group,
+        )
+        .context("Failed to create the Kafka consumer")?;
+    let topic = config.kafka.topic(config.topic);
+    consumer
+        .subscribe(&[&topic])
+        .with_context(|| format!("Failed to subscribe to {topic}"))?;
+    Ok(consumer)
+}
+
+/// Commits the stored offsets before the consumer is dropped, which leaves the group.
+fn commit(consumer: &StreamConsumer<GroupContext>) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => tracing::warn!(error = %e, "Failed to commit offsets on shutdown."),
+    }
+}

@@ -1,0 +1,216 @@
+//! One lane per assigned partition: a partition's messages are handled one after another, in
+//! offset order, while partitions proceed side by side. The consume loop owns the lanes and
+//! keeps polling Kafka whatever they wait for, so the consumer stays in its group through an
+//! api outage of any length; a lane that falls behind has its partition paused instead.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::group::GroupContext;
+use crate::worker::{Handled, Worker};
+
+/// Messages a lane may hold before its partition is paused: plenty to keep it busy, little
+/// enough that a lane stuck on a retry holds little memory. Fetching resumes at half.
+const DEPTH: usize = 256;
+
+/// A lane finished a message.
+#[derive(Debug)]
+pub struct Finished {
+    lane: u64,
+    partition: i32,
+    offset: i64,
+    handled: Handled,
+}
+
+struct Lane {
+    id: u64,
+    queue: mpsc::UnboundedSender<OwnedMessage>,
+    queued: usize,
+    paused: bool,
+    stop: CancellationToken,
+}
+
+/// The lanes of one consumer; every method is called from its consume loop.
+pub struct Lanes {
+    consumer: Arc<StreamConsumer<GroupContext>>,
+    topic: String,
+    worker: Arc<Worker>,
+    stop: CancellationToken,
+    lanes: HashMap<i32, Lane>,
+    next_id: u64,
+    finished: mpsc::UnboundedSender<Finished>,
+    tasks: JoinSet<()>,
+}
+
+impl Lanes {
+    /// The lanes, and where they report each finished message.
+    pub fn new(
+        consumer: Arc<StreamConsumer<GroupContext>>,
+        topic: String,
+        worker: Worker,
+        stop: CancellationToken,
+    ) -> (Self, mpsc::UnboundedReceiver<Finished>) {
+        let (finished, reports) = mpsc::unbounded_channel();
+        let lanes = Self {
+            consumer,
+            topic,
+            worker: Arc::new(worker),
+            stop,
+            lanes: HashMap::new(),
+            next_id: 0,
+            finished,
+            tasks: JoinSet::new(),
+        };
+        (lanes, reports)
+    }
+
+    /// Queues a message on its partition's lane, pausing the partition when the lane is full.
+    pub fn dispatch(&mut self, message: OwnedMessage) {
+        let partition = message.partition();
+        let lane = match self.lanes.get_mut(&partition) {
+            Some(lane) => lane,
+            None => {
+                let lane = self.open(partition);
+                self.lanes.entry(partition).or_insert(lane)
+            }
+        };
+        lane.queued += 1;
+        // The lane's task ends only after its sender is dropped or its token cancelled, and
+        // both remove the lane from the map first.
+        let _ = lane.queue.send(message);
+        if lane.queued >= DEPTH && !lane.paused {
+            lane.paused = true;
+            tracing::debug!(partition, "Partition paused: its lane is full.");
+            let partitions = partition_list(&self.topic, partition);
+            if let Err(e) = self.consumer.pause(&partitions) {
+                tracing::warn!(error = %e, partition, "Failed to pause a partition.");
+            }
+        }
+    }
+
+    /// Stores the offset of a message that is done, and resumes its partition once its
+    /// lane has room again.
+    pub fn finish(&mut self, report: Finished) {
+        let Some(lane) = self
+            .lanes
+            .get_mut(&report.partition)
+            .filter(|lane| lane.id == report.lane)
+        else {
+            return; // A revoked lane: the partition's new owner reads the message again.
+        };
+        lane.queued -= 1;
+        if report.handled == Handled::Done {
+            // librdkafka stores `offset + 1`: the next message to read.
+            let stored = self
+                .consumer
+                .store_offset(&self.topic, report.partition, report.offset);
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, partition = report.partition, "Offset not stored.");
+            }
+        }
+        if lane.paused && lane.queued <= DEPTH / 2 {
+            lane.paused = false;
+            tracing::debug!(partition = report.partition, "Partition resumed.");
+            let partitions = partition_list(&self.topic, report.partition);
+            if let Err(e) = self.consumer.resume(&partitions) {
+                tracing::warn!(error = %e, partition = report.partition, "Failed to resume a partition.");
+            }
+        }
+    }
+
+    /// Stops the lanes of partitions this consumer lost: what they hold is read again, from
+    /// the last commit, by the partitions' new owners, and the api recognises the replays.
+    pub fn revoke(&mut self, partitions: &[i32]) {
+        for partition in partitions {
+            let Some(lane) = self.lanes.remove(partition) else {
+                continue;
+            };
+            lane.stop.cancel();
+            if lane.paused {
+                // A pause would outlive the assignment and stall the partition if it returns.
+                let _ = self
+                    .consumer
+                    .resume(&partition_list(&self.topic, *partition));
+            }
+        }
+    }
+
+    /// Lets every lane finish the message in hand and drop the rest, then waits for them.
+    /// Returns the lanes' tasks, so the caller can bound the wait.
+    pub fn close(&mut self) -> JoinSet<()> {
+        for lane in self.lanes.values() {
+            lane.stop.cancel();
+        }
+        std::mem::take(&mut self.tasks)
+    }
+
+    fn open(&mut self, partition: i32) -> Lane {
+        tracing::debug!(partition, "Lane opened.");
+        self.next_id += 1;
+        let (queue, messages) = mpsc::unbounded_channel();
+        let stop = self.stop.child_token();
+        let driver = Driver {
+            worker: Arc::clone(&self.worker),
+            lane: self.next_id,
+            finished: self.finished.clone(),
+            stop: stop.clone(),
+        };
+        self.tasks.spawn(driver.run(messages));
+        // Reap lanes that ended so the set does not grow with every rebalance.
+        while self.tasks.try_join_next().is_some() {}
+        Lane {
+            id: self.next_id,
+            queue,
+            queued: 0,
+            paused: false,
+            stop,
+        }
+    }
+}
+
+/// The task behind a lane.
+struct Driver {
+    worker: Arc<Worker>,
+    lane: u64,
+    finished: mpsc::UnboundedSender<Finished>,
+    stop: CancellationToken,
+}
+
+impl Driver {
+    async fn run(self, mut messages: mpsc::UnboundedReceiver<OwnedMessage>) {
+        loop {
+            let message = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                message = messages.recv() => match message {
+                    Some(message) => message,
+                    None => return,
+                },
+            };
+            let handled = self.worker.handle(&message, &self.stop).await;
+            let report = Finished {
+                lane: self.lane,
+                partition: message.partition(),
+                offset: message.offset(),
+                handled,
+            };
+            if self.finished.send(report).is_err() || handled == Handled::Abandoned {
+                return;
+            }
+        }
+    }
+}
+
+fn partition_list(topic: &str, partition: i32) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    // Pause and resume ignore the offset; `Invalid` says so.
+    let _ = list.add_partition_offset(topic, partition, Offset::Invalid);
+    list
+}
