@@ -15,7 +15,7 @@ pub use broker::{KafkaBroker, KafkaOptions};
 pub use dist::{cache_dir, fetch, KafkaDist};
 pub use foreground::run_in_foreground;
 pub use shared::shared_broker;
-pub use topics::{header, read_topic};
+pub use topics::{header, read_to_end, read_topic};
 
 /// The pinned broker version; `tools/kafka/pom.xml` must name the same one.
 pub const KAFKA_VERSION: &str = "4.1.1";

@@ -3,7 +3,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use slipstream_devkit::{free_port, shared_broker, wait_for_http, workspace_bin, Logs, Service};
+use slipstream_devkit::{
+    free_port, shared_broker, wait_for_http, workspace_bin, KafkaBroker, Logs, Service,
+};
 use tempfile::TempDir;
 
 /// A running pipeline on its own topics and database; stopped when dropped, its logs
@@ -12,9 +14,14 @@ pub struct Pipeline {
     pub api_url: String,
     pub producer_url: String,
     pub http: reqwest::Client,
+    /// Bootstrap servers of the broker the services use, for tests that talk Kafka directly.
+    pub bootstrap: String,
+    prefix: String,
     services: Vec<(Spec, Service)>,
     /// Holds the database and the logs until the pipeline is dropped.
     dir: TempDir,
+    /// A broker of this pipeline's own, for tests that stop it; dropped after the services.
+    broker: Option<KafkaBroker>,
 }
 
 /// How to start one service again: fault tests kill and restart them.
@@ -26,15 +33,48 @@ struct Spec {
     env: Vec<(&'static str, String)>,
 }
 
+/// Settings for [`Pipeline::start_with`]; [`Pipeline::start`] takes the defaults.
+#[derive(Default)]
+pub struct Options {
+    own_broker: bool,
+    env: Vec<(String, &'static str, String)>,
+}
+
+impl Options {
+    /// Runs the pipeline on a broker of its own instead of the one its test binary shares,
+    /// so that the test may stop it without disturbing the others.
+    pub fn own_broker(mut self) -> Self {
+        self.own_broker = true;
+        self
+    }
+
+    /// Sets an environment variable of the service `service` (`api`, `producer`,
+    /// `consumer-coupons`, ...), over the pipeline's own settings.
+    pub fn env(mut self, service: &str, key: &'static str, value: impl Into<String>) -> Self {
+        self.env.push((service.to_owned(), key, value.into()));
+        self
+    }
+}
+
 impl Pipeline {
     pub async fn start() -> Pipeline {
-        tokio::task::spawn_blocking(Self::start_blocking)
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Pipeline {
+        tokio::task::spawn_blocking(move || Self::start_blocking(options))
             .await
             .expect("pipeline start")
     }
 
-    fn start_blocking() -> Pipeline {
-        let bootstrap = shared_broker().to_owned();
+    fn start_blocking(options: Options) -> Pipeline {
+        let broker = options
+            .own_broker
+            .then(|| KafkaBroker::start().expect("a broker of the pipeline's own"));
+        let bootstrap = match &broker {
+            Some(broker) => broker.bootstrap_servers(),
+            None => shared_broker().to_owned(),
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         let prefix = format!("e2e-{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let (api_port, producer_port) = (free_port(), free_port());
@@ -42,8 +82,8 @@ impl Pipeline {
         let producer_url = format!("http://127.0.0.1:{producer_port}");
         let database = format!("sqlite://{}", dir.path().join("api.db").display());
         let kafka = vec![
-            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap),
-            ("TOPIC_PREFIX", prefix),
+            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap.clone()),
+            ("TOPIC_PREFIX", prefix.clone()),
         ];
         let mut specs = vec![
             Spec {
@@ -69,6 +109,13 @@ impl Pipeline {
                 env,
             });
         }
+        for (service, key, value) in options.env {
+            let spec = specs
+                .iter_mut()
+                .find(|spec| spec.name == service)
+                .unwrap_or_else(|| panic!("no service named {service}"));
+            spec.env.push((key, value));
+        }
         let services = specs
             .into_iter()
             .map(|spec| {
@@ -80,24 +127,78 @@ impl Pipeline {
             api_url,
             producer_url,
             http: reqwest::Client::new(),
+            bootstrap,
+            prefix,
             services,
             dir,
+            broker,
         }
+    }
+
+    /// The name of `topic` (`users`, `coupons.dlq`, ...) in this pipeline's Kafka.
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.prefix)
     }
 
     /// SIGKILLs the service `name` (no chance to flush or commit) and starts it again.
     pub async fn kill_and_restart(&mut self, name: &str) {
         let dir = self.dir.path().to_owned();
-        let (spec, service) = self
-            .services
-            .iter_mut()
-            .find(|(spec, _)| spec.name == name)
-            .expect("a service of that name");
+        let (spec, service) = self.service(name);
         service.kill().expect("SIGKILL");
         let spec = spec.clone();
         *service = tokio::task::spawn_blocking(move || spawn(&spec, &dir))
             .await
             .expect("restart");
+    }
+
+    /// SIGKILLs the service `name` for good, as a crashed machine would leave it.
+    pub fn kill(&mut self, name: &str) {
+        self.service(name).1.kill().expect("SIGKILL");
+    }
+
+    /// Starts another replica of the service `name` (a consumer joins the same group) and
+    /// returns its name, once it is ready.
+    pub async fn add_replica(&mut self, name: &str) -> String {
+        let mut spec = self.service(name).0.clone();
+        spec.name = format!("{name}-{}", self.services.len());
+        spec.port = free_port();
+        let dir = self.dir.path().to_owned();
+        let replica = spec.clone();
+        let service = tokio::task::spawn_blocking(move || spawn(&replica, &dir))
+            .await
+            .expect("replica start");
+        self.services.push((spec.clone(), service));
+        spec.name
+    }
+
+    /// The pipeline's own broker (see [`Options::own_broker`]).
+    pub fn broker(&mut self) -> &mut KafkaBroker {
+        self.broker
+            .as_mut()
+            .expect("the pipeline was started with a broker of its own")
+    }
+
+    /// Whether a line of the service's log holds every one of `parts`: how a test learns
+    /// that a service went through a state nothing else shows.
+    pub fn logged(&self, name: &str, parts: &[&str]) -> bool {
+        let (_, service) = self
+            .services
+            .iter()
+            .find(|(spec, _)| spec.name == name)
+            .unwrap_or_else(|| panic!("no service named {name}"));
+        let log = service
+            .log_path()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        log.lines()
+            .any(|line| parts.iter().all(|part| line.contains(part)))
+    }
+
+    fn service(&mut self, name: &str) -> &mut (Spec, Service) {
+        self.services
+            .iter_mut()
+            .find(|(spec, _)| spec.name == name)
+            .unwrap_or_else(|| panic!("no service named {name}"))
     }
 
     /// POSTs `body` to the producer and returns the status and the JSON answer.
@@ -134,6 +235,9 @@ impl Drop for Pipeline {
         if std::thread::panicking() {
             for (_, service) in &self.services {
                 eprintln!("----- {} -----\n{}", service.name(), service.log_tail(40));
+            }
+            if let Some(broker) = &self.broker {
+                eprintln!("----- kafka -----\n{}", broker.log_tail(40));
             }
         }
         for (_, service) in self.services.iter_mut().rev() {

@@ -7,4 +7,8 @@
 mod faults;
 mod helpers;
 mod ingest;
+mod ledger;
+mod load;
+mod poison;
+mod races;
 mod recommendations;
