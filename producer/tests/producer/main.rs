@@ -5,3 +5,4 @@ mod bad_input;
 mod helpers;
 mod kafka_down;
 mod publish;
+mod shutdown;
