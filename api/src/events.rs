@@ -7,7 +7,8 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use slipstream_model::{Event, Invalid, Kind, Record};
-use slipstream_runtime::JsonBody;
+use slipstream_runtime::{JsonBody, Problem};
+use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
 use crate::startup::AppState;
@@ -20,11 +21,28 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}", get(read))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadOptions {
+    /// Whether the event joins the recommendations at once (default) or waits for the next
+    /// regeneration. `true`/`false`, also `1`/`0`, `yes`/`no`, `on`/`off`.
+    #[param(value_type = Option<bool>)]
     gen_recommendations: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/events",
+    tag = "events",
+    params(UploadOptions),
+    request_body(content = Event, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; the stored record.", body = Event),
+        (status = 200, description = "The identical record was already stored; the stored record.", body = Event),
+        (status = 409, description = "`id-conflict`: a record with this id exists with different content; `ids-exhausted`: no id left to assign.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot take the write now.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
@@ -43,6 +61,16 @@ async fn create(
         .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/events/{id}",
+    tag = "events",
+    params(("id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "The stored event.", body = Event),
+        (status = 404, description = "No event with this id.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip(state))]
 async fn read(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<Event>> {
     let event = state.store.find(id).await?;

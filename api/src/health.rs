@@ -6,6 +6,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use slipstream_runtime::http::about_routes;
 
+use slipstream_runtime::Problem;
+
 use crate::error::{Error, Result};
 use crate::startup::AppState;
 
@@ -14,8 +16,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Ready when the database answers a query and the recommendations are built.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers and the recommendations are built."),
+        (status = 503, description = "Not ready yet.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+    )
+)]
 #[tracing::instrument(skip_all)]
-async fn ready(State(state): State<AppState>) -> Result<Json<Value>> {
+pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>> {
     state.store.ping().await.map_err(Error::Unavailable)?;
     if !state.recommender.is_ready() {
         return Err(Error::Warming);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use slipstream_runtime::openapi::docs_routes;
 use slipstream_runtime::{http, shutdown};
 use tokio::net::TcpListener;
 
@@ -14,7 +15,7 @@ use crate::config::Config;
 use crate::error::cause_chain;
 use crate::recommendations::{self, Recommender};
 use crate::store::Store;
-use crate::{coupons, events, health, users};
+use crate::{coupons, events, health, openapi, users};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -31,6 +32,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(events::router())
         .merge(coupons::router())
         .merge(recommendations::router())
+        .merge(docs_routes(openapi::document()))
         .with_state(state)
 }
 

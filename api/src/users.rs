@@ -5,7 +5,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use slipstream_model::{Kind, Record, User};
-use slipstream_runtime::JsonBody;
+use slipstream_runtime::{JsonBody, Problem};
 
 use crate::error::{Error, Result};
 use crate::startup::AppState;
@@ -18,6 +18,18 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(read))
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body(content = User, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; the stored record.", body = User),
+        (status = 200, description = "The identical record was already stored; the stored record.", body = User),
+        (status = 409, description = "`id-conflict`: a record with this id exists with different content; `ids-exhausted`: no id left to assign.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot take the write now.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Saved<User>> {
     let now = Utc::now();
@@ -31,6 +43,16 @@ async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Resu
         .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "The stored user.", body = User),
+        (status = 404, description = "No user with this id.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip(state))]
 async fn read(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<User>> {
     let user = state.store.find(id).await?;

@@ -3,6 +3,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+use utoipa::ToSchema;
 use validator::ValidateRange;
 
 use crate::error::{FieldError, Invalid};
@@ -16,20 +17,27 @@ use crate::timestamp::timestamp;
 pub const MAX_SELECTIONS: usize = 30;
 
 /// A bet: a stake on one or more selections.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Coupon {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub id: Option<Id>,
+    /// A stored user, or the api answers 409 `missing-reference`.
+    #[schema(value_type = i64, minimum = 1)]
     pub user_id: Id,
     pub stake: Stake,
+    /// No event twice.
+    #[schema(min_items = 1, max_items = 30)]
     pub selections: Vec<Selection>,
-    /// When the bet was placed; absent until a server fills in its own now.
+    /// When the bet was placed, RFC 3339; the server's now when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Selection {
+    /// A stored event, or the api answers 409 `missing-reference`.
+    #[schema(value_type = i64, minimum = 1)]
     pub event_id: Id,
     pub odds: Odds,
 }

@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 use validator::ValidateLength;
 
 use crate::error::Invalid;
@@ -10,16 +11,24 @@ use crate::timestamp::timestamp;
 use crate::values::Country;
 
 /// A sporting event users can bet on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub id: Option<Id>,
+    /// RFC 3339, or `YYYY-MM-DD HH:MM:SS[.ffffff]` taken as UTC; answered as RFC 3339 UTC.
     pub begin_timestamp: DateTime<Utc>,
+    /// After `begin_timestamp`; the same formats.
     pub end_timestamp: DateTime<Utc>,
     pub country: Country,
+    /// 1 to 128 characters after trimming.
+    #[schema(min_length = 1, max_length = 128)]
     pub league: String,
-    /// As the client wrote it (trimmed); [`Event::sport_key`] is what groups sports.
+    /// 1 to 64 characters after trimming, kept as written; sports group case-insensitively.
+    #[schema(min_length = 1, max_length = 64, examples("football"))]
     pub sport: String,
+    /// Two distinct names of 1 to 128 characters.
+    #[schema(min_items = 2, max_items = 2)]
     pub participants: [String; 2],
 }
 

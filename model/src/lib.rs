@@ -11,6 +11,7 @@ mod fields;
 mod fixed;
 mod id;
 mod record;
+mod schema;
 mod timestamp;
 mod user;
 mod values;

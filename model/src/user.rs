@@ -1,6 +1,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 use validator::ValidateRange;
 
 use crate::error::Invalid;
@@ -10,15 +11,18 @@ use crate::timestamp::past_timestamp;
 use crate::values::{Country, Currency, Gender};
 
 /// A betting platform's customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct User {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub id: Option<Id>,
+    /// 1900 to the current year − 18.
+    #[schema(minimum = 1900)]
     pub birth_year: i32,
     pub country: Country,
     pub currency: Currency,
     pub gender: Gender,
-    /// Absent until a server fills in its own now.
+    /// RFC 3339 (or `YYYY-MM-DD HH:MM:SS`, UTC), not in the future; the server's now when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_date: Option<DateTime<Utc>>,
 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod error;
+pub mod openapi;
 mod publisher;
 mod records;
 mod startup;

@@ -8,18 +8,46 @@ use axum::{Json, Router};
 use chrono::Utc;
 use slipstream_model::{parse_batch, Batch, Coupon, Event, Record, User};
 use slipstream_runtime::http::{REQUEST_ID, TRACEPARENT};
-use slipstream_runtime::JsonBody;
+use slipstream_runtime::{JsonBody, Problem};
 
 use crate::error::Result;
+use crate::openapi::{self, Receipts};
 use crate::publisher::{Outgoing, Trace};
 use crate::startup::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/users", post(publish::<User>))
-        .route("/events", post(publish::<Event>))
-        .route("/coupons", post(publish::<Coupon>))
+        .route("/users", post(users))
+        .route("/events", post(events))
+        .route("/coupons", post(coupons))
 }
+
+/// The handlers of the three kinds, one each for the OpenAPI document; they differ only in it.
+macro_rules! publish_route {
+    ($name:ident, $record:ty, $body:ty, $path:literal) => {
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "records",
+            request_body(content = inline($body), content_type = "application/json"),
+            responses(
+                (status = 202, description = "Kafka acknowledged every record: a receipt, or one per record of a batch.", body = inline(Receipts)),
+                (status = 503, description = "Kafka could not take the records in time, or too many are in flight. `accepted` lists what was written, `failed` the indexes that were not.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+            )
+        )]
+        async fn $name(
+            state: State<AppState>,
+            headers: HeaderMap,
+            body: JsonBody,
+        ) -> Result<impl IntoResponse> {
+            publish::<$record>(state, headers, body).await
+        }
+    };
+}
+
+publish_route!(users, User, openapi::Users, "/users");
+publish_route!(events, Event, openapi::Events, "/events");
+publish_route!(coupons, Coupon, openapi::Coupons, "/coupons");
 
 /// Assigns missing ids and defaults before writing, so the message is the complete record
 /// and a redelivery to the api is recognised as the same record.

@@ -7,12 +7,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use slipstream_model::{IdGenerator, Kind};
+use slipstream_runtime::openapi::docs_routes;
 use slipstream_runtime::{http, shutdown, Problem};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::publisher::Publisher;
-use crate::records;
+use crate::{openapi, records};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,6 +30,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         ))
         .route("/ready", get(ready))
         .merge(records::router())
+        .merge(docs_routes(openapi::document()))
         .with_state(state);
     http::edge(routes, config.body_limit_bytes, config.request_timeout())
 }

@@ -5,12 +5,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use slipstream_model::{FieldError, Invalid};
+use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// An error as the client sees it. `kind` is the problem type, a short slug such as
 /// `id-conflict` that clients (our consumer among them) branch on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(
+    description = "RFC 9457 problem details. `type` is a short slug clients branch on (`validation`, `id-conflict`, `missing-reference`, …); `errors` names every failing field of a 422; a `missing-reference` lists the `missing` ids.",
+    examples(json!({"type": "validation", "title": "Unprocessable Entity", "status": 422, "detail": "1 field(s) failed validation", "errors": [{"field": "selections[1].odds", "message": "must be between 1.01 and 10000"}]})))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -21,6 +25,7 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     /// Extra members, e.g. the ids a `missing-reference` is missing.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extensions: Map<String, Value>,
     #[serde(skip)]
     pub retry_after_secs: Option<u64>,

@@ -3,7 +3,7 @@
 
 mod index;
 mod load;
-mod routes;
+pub(crate) mod routes;
 #[cfg(test)]
 mod tests;
 

@@ -5,7 +5,9 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use slipstream_model::{Id, Invalid, Kind};
+use slipstream_model::{Event, Id, Invalid, Kind};
+use slipstream_runtime::Problem;
+use utoipa::{IntoParams, ToSchema};
 
 use super::index::{Reason, Recommendation, Strategy};
 use super::{rebuild, NotReady};
@@ -22,29 +24,61 @@ pub fn router() -> Router<AppState> {
         .route("/recommendation/{user_id}", get(recommend))
 }
 
-#[derive(Debug, Deserialize)]
-struct Params {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Params {
+    /// How many events, 1 to 50; 3 when absent.
+    #[param(value_type = Option<u8>, minimum = 1, maximum = 50)]
     limit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Answer {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Answer {
+    #[schema(value_type = i64)]
     user_id: Id,
+    /// `favourite_sport`, or `popular` for a user without coupons.
+    #[schema(value_type = String, examples("favourite_sport"))]
     strategy: &'static str,
     favourite_sport: Option<String>,
     generated_at: DateTime<Utc>,
     /// Each event's JSON with `reason` and `popularity` added.
+    #[schema(value_type = Vec<RecommendedEvent>)]
     events: Vec<Box<RawValue>>,
 }
 
-#[derive(Debug, Serialize)]
-struct Generated {
+/// A recommended event: the event as stored, why it is recommended, and how popular it is.
+// Describes for the OpenAPI document the JSON that `answer` writes by hand; never built.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RecommendedEvent {
+    #[serde(flatten)]
+    event: Event,
+    /// `favourite_sport` or `popular`.
+    #[schema(value_type = String, examples("popular"))]
+    reason: &'static str,
+    /// Coupons with a selection on the event.
+    popularity: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Generated {
     users: usize,
     events: usize,
     duration_ms: u64,
 }
 
-async fn recommend(
+#[utoipa::path(
+    get,
+    path = "/recommendation/{user_id}",
+    tag = "recommendations",
+    params(("user_id" = i64, Path, minimum = 1), Params),
+    responses(
+        (status = 200, description = "The user's recommended events, best first.", body = Answer),
+        (status = 404, description = "No user with this id.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The recommendations are still being built after a start.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+    )
+)]
+pub(crate) async fn recommend(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
     params: Result<Query<Params>, QueryRejection>,
@@ -63,8 +97,17 @@ async fn recommend(
 }
 
 /// Rebuilds every user's recommendations from the stored data.
+#[utoipa::path(
+    post,
+    path = "/recommendation/generate",
+    tag = "recommendations",
+    responses(
+        (status = 200, description = "Rebuilt; what it covered and how long it took.", body = Generated),
+        (status = 503, description = "The database cannot be read now.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+    )
+)]
 #[tracing::instrument(skip_all)]
-async fn generate(State(state): State<AppState>) -> Result<Json<Generated>> {
+pub(crate) async fn generate(State(state): State<AppState>) -> Result<Json<Generated>> {
     let (counts, took) = rebuild(&state.store, &state.recommender).await?;
     Ok(Json(Generated {
         users: counts.users,

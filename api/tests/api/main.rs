@@ -5,6 +5,7 @@ mod coupons;
 mod edge;
 mod events;
 mod helpers;
+mod openapi;
 mod recommendations;
 mod storage;
 mod users;

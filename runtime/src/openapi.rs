@@ -1,0 +1,80 @@
+//! The OpenAPI side of the HTTP edge: the problem responses every service's extractors can
+//! give, and the routes that serve a service's document and its interactive docs.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::Modify;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::problem::CONTENT_TYPE;
+
+/// Adds to every operation the problems the shared extractors answer with, so each handler's
+/// annotation lists only what it decides itself: a JSON body can be malformed (400), too
+/// large (413), of another type (415) or invalid (422); a path or query parameter can be
+/// malformed (400) or out of range (422).
+#[derive(Debug)]
+pub struct EdgeProblems;
+
+impl Modify for EdgeProblems {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                add_edge_problems(operation);
+            }
+        }
+    }
+}
+
+fn add_edge_problems(operation: &mut Operation) {
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
+    let mut problems = Vec::new();
+    if operation.request_body.is_some() {
+        problems.extend([
+            ("400", "The body is not JSON, or a parameter is malformed."),
+            ("413", "The body is over the size limit."),
+            ("415", "The body is not declared `application/json`."),
+            (
+                "422",
+                "Validation failed; `errors` names every failing field.",
+            ),
+        ]);
+    }
+    if has(ParameterIn::Path) || has(ParameterIn::Query) {
+        problems.push(("400", "A path or query parameter is malformed."));
+    }
+    if has(ParameterIn::Query) {
+        problems.push((
+            "422",
+            "A query parameter is out of range; `errors` names it.",
+        ));
+    }
+    for (status, description) in problems {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| problem(description));
+    }
+}
+
+/// A response whose body is a `Problem` as `application/problem+json`.
+pub fn problem(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            CONTENT_TYPE,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .build()
+        .into()
+}
+
+/// `GET /openapi.json` and the interactive docs at `GET /docs`. The docs page loads its
+/// script from a CDN in the reader's browser, so nothing is fetched when building.
+pub fn docs_routes<S: Clone + Send + Sync + 'static>(openapi: OpenApi) -> Router<S> {
+    let docs: Router<S> = Scalar::with_url("/docs", openapi.clone()).into();
+    docs.route("/openapi.json", get(move || async move { Json(openapi) }))
+}
