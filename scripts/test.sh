@@ -9,6 +9,15 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --bins
 cargo run --quiet --package slipstream-devkit --bin slipstream-dev -- kafka fetch
 
+# schemathesis (from PyPI, pinned as in devkit/src/schemathesis.rs) in a cached virtualenv: the
+# OpenAPI tests of the api and the producer run it, and fail without it.
+venv="${SLIPSTREAM_CACHE_DIR:-$HOME/.cache/slipstream}/schemathesis-4.32.5"
+if [[ ! -x "$venv/bin/schemathesis" ]]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+export SCHEMATHESIS="$venv/bin/schemathesis"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

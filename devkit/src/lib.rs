@@ -10,6 +10,7 @@ pub mod http;
 pub mod kafka;
 pub mod ports;
 pub mod process;
+pub mod schemathesis;
 pub mod signals;
 pub mod up;
 pub mod wait;

@@ -7,5 +7,6 @@ mod events;
 mod helpers;
 mod openapi;
 mod recommendations;
+mod schemathesis;
 mod storage;
 mod users;

@@ -5,4 +5,5 @@ mod bad_input;
 mod helpers;
 mod kafka_down;
 mod publish;
+mod schemathesis;
 mod shutdown;
