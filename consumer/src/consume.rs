@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::group::GroupContext;
 use crate::health;
 use crate::lanes::{Finished, Lanes};
+use crate::metrics;
 use crate::worker::Worker;
 
 /// How long a shutdown waits for forwards in flight, within SPEC §5's 10 s.
@@ -40,6 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stop.clone(),
     )
     .await?;
+    metrics::describe();
     config
         .kafka
         .ensure_topics(&[config.topic], Duration::from_secs(30))
@@ -114,7 +116,9 @@ fn subscribe(config: &Config, group: GroupContext) -> anyhow::Result<StreamConsu
                 .set("enable.auto.offset.store", "false")
                 .set("auto.commit.interval.ms", "1000")
                 .set("auto.offset.reset", "earliest")
-                .set("session.timeout.ms", "10000"),
+                .set("session.timeout.ms", "10000")
+                // Statistics carry each partition's lag, for the metrics.
+                .set("statistics.interval.ms", "5000"),
             group,
         )
         .context("Failed to create the Kafka consumer")?;

@@ -10,8 +10,10 @@ use slipstream_model::Kind;
 /// What to do with a message after the api answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Stored, or already there: the offset may be committed.
+    /// Stored: the offset may be committed.
     Stored,
+    /// Already there with the same content (a redelivery): the offset may be committed.
+    Replayed,
     /// The api or the way to it failed; try again, no sooner than the hint.
     Retry {
         reason: String,
@@ -67,6 +69,9 @@ impl Forwarder {
 async fn classify(response: reqwest::Response) -> Outcome {
     let status = response.status();
     let after = retry_after(response.headers());
+    if status == StatusCode::OK {
+        return Outcome::Replayed;
+    }
     if status.is_success() {
         return Outcome::Stored;
     }

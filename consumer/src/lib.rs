@@ -9,6 +9,7 @@ mod forward;
 mod group;
 mod health;
 mod lanes;
+mod metrics;
 mod redrive;
 mod worker;
 

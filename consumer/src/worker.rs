@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::dead_letter::{DeadLetters, Verdict};
 use crate::forward::{Forwarder, Outcome};
+use crate::metrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
@@ -23,6 +24,7 @@ pub enum Handled {
 }
 
 pub struct Worker {
+    topic: String,
     forwarder: Forwarder,
     dead_letters: DeadLetters,
     missing_reference_timeout: Duration,
@@ -32,6 +34,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
+            topic: config.kafka.topic(config.topic),
             forwarder: Forwarder::new(&config.api_url, config.topic, config.forward_timeout())?,
             dead_letters: DeadLetters::new(
                 &config.kafka,
@@ -59,9 +62,18 @@ impl Worker {
         }
         let started = Instant::now();
         for attempt in 0u32.. {
-            let wait = match self.forwarder.forward(payload, context.clone()).await {
+            let sent = Instant::now();
+            let outcome = self.forwarder.forward(payload, context.clone()).await;
+            metrics::forwarded(&self.topic, sent.elapsed());
+            let wait = match outcome {
                 Outcome::Stored => {
                     tracing::debug!("Message stored.");
+                    metrics::message(&self.topic, metrics::Outcome::Stored);
+                    return Handled::Done;
+                }
+                Outcome::Replayed => {
+                    tracing::debug!("Message was already stored.");
+                    metrics::message(&self.topic, metrics::Outcome::Replayed);
                     return Handled::Done;
                 }
                 Outcome::Rejected { status, problem } => {
@@ -91,6 +103,7 @@ impl Worker {
                     self.backoff(attempt, after)
                 }
             };
+            metrics::message(&self.topic, metrics::Outcome::Retried);
             if sleep_or_stop(wait, stop).await {
                 return Handled::Abandoned;
             }
@@ -108,6 +121,7 @@ impl Worker {
         for attempt in 0u32.. {
             match self.dead_letters.send(message, verdict).await {
                 Ok(()) => {
+                    metrics::message(&self.topic, metrics::Outcome::DeadLettered);
                     tracing::warn!(
                         reason = verdict.reason,
                         status = verdict.status,

@@ -8,6 +8,7 @@
 pub mod bins;
 pub mod http;
 pub mod kafka;
+pub mod metrics;
 pub mod ports;
 pub mod process;
 pub mod schemathesis;

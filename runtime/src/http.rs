@@ -14,6 +14,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::json::BodyLimit;
+use crate::metrics;
 use crate::problem::{self, Problem};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -33,12 +34,14 @@ pub fn about_routes<S: Clone + Send + Sync + 'static>(
             get(move || async move { Json(json!({"service": service, "version": version})) }),
         )
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .merge(metrics::routes())
 }
 
 /// Wraps a service's routes in what every request needs: a request id (taken from
 /// `x-request-id` or made) on the response and in every log line, a body limit, a timeout,
 /// problem+json for unknown routes and methods, and a panic turned into a logged 500.
 pub fn edge(router: Router, body_limit: usize, timeout: Duration) -> Router {
+    metrics::init();
     router
         .fallback(problem::route_not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
@@ -55,6 +58,7 @@ pub fn edge(router: Router, body_limit: usize, timeout: Duration) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(metrics::record_http))
 }
 
 fn request_span(request: &Request) -> tracing::Span {

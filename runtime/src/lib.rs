@@ -5,6 +5,7 @@
 pub mod http;
 pub mod json;
 pub mod kafka;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod shutdown;

@@ -1,0 +1,73 @@
+//! The consumer's series: what became of each message, how long forwards take, and how far
+//! behind each partition is.
+
+use std::time::Duration;
+
+use rdkafka::Statistics;
+
+/// What became of a message, or of one attempt at it (`retried`).
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    Stored,
+    Replayed,
+    Retried,
+    DeadLettered,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Replayed => "replayed",
+            Self::Retried => "retried",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+pub fn describe() {
+    metrics::describe_counter!(
+        "slipstream_consumer_messages_total",
+        "Messages by outcome: stored, replayed (already stored), retried (per attempt), dead_lettered."
+    );
+    metrics::describe_histogram!(
+        "slipstream_consumer_forward_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time of one forward to the api, whatever it answered."
+    );
+    metrics::describe_gauge!(
+        "slipstream_consumer_lag_messages",
+        "Messages in a partition not yet read by this consumer (0 where it does not own it)."
+    );
+}
+
+pub fn message(topic: &str, outcome: Outcome) {
+    let labels = [
+        ("topic", topic.to_owned()),
+        ("outcome", outcome.as_str().to_owned()),
+    ];
+    metrics::counter!("slipstream_consumer_messages_total", &labels).increment(1);
+}
+
+pub fn forwarded(topic: &str, took: Duration) {
+    metrics::histogram!("slipstream_consumer_forward_duration_seconds", "topic" => topic.to_owned())
+        .record(took.as_secs_f64());
+}
+
+/// Lag per partition from librdkafka's statistics; partitions this consumer does not own
+/// report 0, so the sum over replicas is the topic's lag.
+pub fn lag(statistics: &Statistics) {
+    for (topic, stats) in &statistics.topics {
+        for (&partition, stats) in &stats.partitions {
+            if partition < 0 {
+                continue; // librdkafka's internal "unassigned" partition.
+            }
+            let labels = [
+                ("topic", topic.clone()),
+                ("partition", partition.to_string()),
+            ];
+            metrics::gauge!("slipstream_consumer_lag_messages", &labels)
+                .set(stats.consumer_lag.max(0) as f64);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Prometheus metrics: one recorder per process, `GET /metrics` in the text format, and the
+//! HTTP series every service shares. Names and units follow Prometheus conventions
+//! (`_total` counters, `_seconds` histograms) so dashboards read alike across services.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Buckets for latencies, from a cache hit (100 µs) to a request at its timeout (10 s).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+struct Exporter {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
+
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+
+/// Installs the process's recorder on first use; in-process tests build several apps, and
+/// they share it.
+fn exporter() -> &'static Exporter {
+    EXPORTER.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .and_then(|builder| builder.install_recorder());
+        let handle = match recorder {
+            Ok(handle) => handle,
+            // Another recorder was installed first: keep serving an empty page.
+            Err(e) => {
+                tracing::warn!(error = %e, "Metrics recorder not installed.");
+                PrometheusBuilder::new().build_recorder().handle()
+            }
+        };
+        spawn_upkeep(handle.clone());
+        let process = metrics_process::Collector::default();
+        process.describe();
+        describe_http();
+        Exporter { handle, process }
+    })
+}
+
+/// Histograms keep their samples until rendered; upkeep bounds them between scrapes.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
+}
+
+fn describe_http() {
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by route, method and status."
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from request to response head, by route, method and status."
+    );
+}
+
+/// Installs the recorder, so series recorded before the first scrape are kept.
+pub fn init() {
+    exporter();
+}
+
+/// `GET /metrics` in the Prometheus text format, process memory and CPU included.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().route("/metrics", get(render))
+}
+
+async fn render() -> Response {
+    let exporter = exporter();
+    exporter.process.collect();
+    let body = exporter.handle.render();
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Middleware counting and timing every request by its route template (not its path, so
+/// ids do not make a series each); requests no route matched share `unmatched`.
+pub async fn record_http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let response = next.run(request).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_str().to_owned()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
