@@ -7,6 +7,7 @@ mod coupons;
 pub mod error;
 mod events;
 mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod recommendations;
 pub mod startup;

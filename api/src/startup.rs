@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::error::cause_chain;
+use crate::metrics::{self, Trigger};
 use crate::recommendations::{self, Recommender};
 use crate::store::Store;
 use crate::{coupons, events, health, openapi, users};
@@ -38,11 +39,14 @@ pub fn routes(state: AppState) -> Router {
 
 /// The whole app as it is served: routes wrapped in the shared HTTP edge.
 pub fn app(state: AppState, config: &Config) -> Router {
-    http::edge(
+    let app = http::edge(
         routes(state),
         config.body_limit_bytes,
         config.request_timeout(),
-    )
+    );
+    // After the edge installed the recorder, which keeps only what comes after it.
+    metrics::describe();
+    app
 }
 
 /// The api, bound to its port and connected to its database, ready to run.
@@ -82,7 +86,7 @@ impl Application {
         let (store, recommender, refresh) =
             (self.store.clone(), self.recommender.clone(), self.refresh);
         tokio::spawn(async move {
-            if let Err(e) = recommendations::rebuild(&store, &recommender).await {
+            if let Err(e) = recommendations::rebuild(&store, &recommender, Trigger::Startup).await {
                 tracing::error!(error = %cause_chain(&e), "Failed to build the recommendations.");
                 return;
             }

@@ -2,6 +2,7 @@
 
 mod config;
 mod error;
+mod metrics;
 pub mod openapi;
 mod publisher;
 mod records;

@@ -2,7 +2,7 @@
 //! only once Kafka acknowledged it.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::future::join_all;
@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics;
 
 /// Where Kafka put a record: what a 202 reports.
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +92,7 @@ impl Publisher {
             .map_err(|_| Error::Busy)?;
         let topic = self.kafka.topic(kind);
         let message_headers = message_headers(trace);
+        let started = Instant::now();
         let mut pending: Vec<(Id, DeliveryFuture)> = Vec::with_capacity(records.len());
         let mut refused = None;
         for record in &records {
@@ -116,7 +118,14 @@ impl Publisher {
         )
         .await
         .unwrap_or_default();
-        collect_receipts(&topic, records.len(), deliveries, refused)
+        let receipts = collect_receipts(&topic, records.len(), deliveries, refused);
+        let accepted = match &receipts {
+            Ok(accepted) | Err(Error::NotAcknowledged { accepted, .. }) => accepted.len(),
+            Err(_) => 0,
+        };
+        let failed = records.len() - accepted;
+        metrics::produced(&topic, accepted, failed, started.elapsed());
+        receipts
     }
 
     /// Whether Kafka answers metadata requests right now.

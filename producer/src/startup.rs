@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::publisher::Publisher;
-use crate::{openapi, records};
+use crate::{metrics, openapi, records};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,7 +32,10 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .merge(records::router())
         .merge(docs_routes(openapi::document()))
         .with_state(state);
-    http::edge(routes, config.body_limit_bytes, config.request_timeout())
+    let app = http::edge(routes, config.body_limit_bytes, config.request_timeout());
+    // After the edge installed the recorder, which keeps only what comes after it.
+    metrics::describe();
+    app
 }
 
 async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, Problem> {

@@ -13,12 +13,17 @@ use sqlx::SqliteConnection;
 use super::index::{Counts, Index, Micros};
 use super::Recommender;
 use crate::error::Result;
+use crate::metrics::{self, Trigger};
 use crate::store::Store;
 
 /// Rebuilds the index from the stored data and puts it in place. Writes wait meanwhile: the
 /// rebuild holds the write connection, so no write falls between its read and the swap.
 #[tracing::instrument(skip_all)]
-pub async fn rebuild(store: &Store, recommender: &Recommender) -> Result<(Counts, Duration)> {
+pub async fn rebuild(
+    store: &Store,
+    recommender: &Recommender,
+    trigger: Trigger,
+) -> Result<(Counts, Duration)> {
     let started = Instant::now();
     let mut conn = store.write_connection().await?;
     let index = load(&mut conn, Utc::now().timestamp_micros()).await?;
@@ -26,6 +31,7 @@ pub async fn rebuild(store: &Store, recommender: &Recommender) -> Result<(Counts
     recommender.replace(index);
     drop(conn);
     let took = started.elapsed();
+    metrics::regenerated(trigger, took);
     tracing::info!(
         users = counts.users,
         events = counts.events,
@@ -81,6 +87,7 @@ pub async fn run_periodic_pass(recommender: Arc<Recommender>, every: Duration) {
     ticks.tick().await;
     loop {
         ticks.tick().await;
+        let started = Instant::now();
         let now = Utc::now().timestamp_micros();
         let (ended, listed) = {
             let mut guard = recommender.write();
@@ -89,6 +96,7 @@ pub async fn run_periodic_pass(recommender: Arc<Recommender>, every: Duration) {
                 None => continue,
             }
         };
+        metrics::regenerated(Trigger::Periodic, started.elapsed());
         tracing::info!(ended, listed, "Refreshed the recommendations.");
     }
 }

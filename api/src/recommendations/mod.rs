@@ -8,9 +8,12 @@ pub(crate) mod routes;
 mod tests;
 
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use slipstream_model::{Coupon, Event, Id};
+
+use crate::metrics::{self, Trigger};
 
 pub use index::{Counts, Index, Pick, Reason, Recommendation, Strategy};
 pub use load::{rebuild, run_periodic_pass};
@@ -50,13 +53,17 @@ impl Recommender {
     /// A new event enters the rankings at once unless its upload asked to wait for the next
     /// regeneration (`gen_recommendations=false`).
     pub fn event_stored(&self, event: &Event, listed: bool) {
+        let started = Instant::now();
         self.update(|index| index.add_event(event, listed));
+        metrics::regenerated(Trigger::Event, started.elapsed());
     }
 
     pub fn coupon_stored(&self, coupon: &Coupon) {
+        let started = Instant::now();
         let placed_at = coupon.timestamp.map_or(0, |t| t.timestamp_micros());
         let selections = coupon.event_ids().map(|event| (event, placed_at));
         self.update(|index| index.add_selections(coupon.user_id, selections));
+        metrics::regenerated(Trigger::Coupon, started.elapsed());
     }
 
     fn replace(&self, index: Index) {

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::index::{Reason, Recommendation, Strategy};
 use super::{rebuild, NotReady};
 use crate::error::{Error, Result};
+use crate::metrics::{self, Trigger};
 use crate::startup::AppState;
 use crate::web::IdPath;
 
@@ -108,7 +109,7 @@ pub(crate) async fn recommend(
 )]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn generate(State(state): State<AppState>) -> Result<Json<Generated>> {
-    let (counts, took) = rebuild(&state.store, &state.recommender).await?;
+    let (counts, took) = rebuild(&state.store, &state.recommender, Trigger::Manual).await?;
     Ok(Json(Generated {
         users: counts.users,
         events: counts.events,
@@ -157,12 +158,14 @@ fn answer(user_id: Id, recommendation: Recommendation, now: DateTime<Utc>) -> Re
             })
         })
         .collect::<Result<_>>()?;
+    let strategy = match recommendation.strategy {
+        Strategy::FavouriteSport => "favourite_sport",
+        Strategy::Popular => "popular",
+    };
+    metrics::served(strategy);
     Ok(Answer {
         user_id,
-        strategy: match recommendation.strategy {
-            Strategy::FavouriteSport => "favourite_sport",
-            Strategy::Popular => "popular",
-        },
+        strategy,
         favourite_sport: recommendation.favourite_sport,
         generated_at: now,
         events,

@@ -20,6 +20,7 @@ use sqlx::{Connection, Sqlite, SqliteConnection};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics;
 
 /// The database, with its write connection and its read pool.
 #[derive(Debug, Clone)]
@@ -160,6 +161,7 @@ impl Store {
             }
         };
         tx.commit().await?;
+        metrics::stored(R::KIND, matches!(saved, Saved::Created(_)));
         if let Saved::Created(record) = &saved {
             created(record);
         }

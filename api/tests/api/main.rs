@@ -5,6 +5,7 @@ mod coupons;
 mod edge;
 mod events;
 mod helpers;
+mod metrics;
 mod openapi;
 mod recommendations;
 mod schemathesis;

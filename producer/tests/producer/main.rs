@@ -4,6 +4,7 @@
 mod bad_input;
 mod helpers;
 mod kafka_down;
+mod metrics;
 mod publish;
 mod schemathesis;
 mod shutdown;

@@ -1,0 +1,66 @@
+//! The api's business series: records stored, recommendations served, and how long keeping
+//! them fresh takes per trigger.
+
+use std::time::Duration;
+
+use slipstream_model::Kind;
+
+/// What made the recommendations change.
+#[derive(Debug, Clone, Copy)]
+pub enum Trigger {
+    /// The first build when the api starts.
+    Startup,
+    Event,
+    Coupon,
+    /// `POST /recommendation/generate`.
+    Manual,
+    /// The pass retiring ended events and listing held-back ones.
+    Periodic,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Startup => "startup",
+            Self::Event => "event",
+            Self::Coupon => "coupon",
+            Self::Manual => "manual",
+            Self::Periodic => "periodic",
+        }
+    }
+}
+
+pub fn describe() {
+    metrics::describe_counter!(
+        "slipstream_api_records_total",
+        "Records written, by kind and result: created, or replayed (the same record again)."
+    );
+    metrics::describe_counter!(
+        "slipstream_recommendations_served_total",
+        "Recommendation lists served, by strategy: favourite_sport (personal) or popular."
+    );
+    metrics::describe_histogram!(
+        "slipstream_recommendation_regeneration_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to bring the recommendations up to date, by trigger."
+    );
+}
+
+pub fn stored(kind: Kind, created: bool) {
+    let result = if created { "created" } else { "replayed" };
+    metrics::counter!("slipstream_api_records_total", "kind" => kind.as_str(), "result" => result)
+        .increment(1);
+}
+
+pub fn served(strategy: &'static str) {
+    metrics::counter!("slipstream_recommendations_served_total", "strategy" => strategy)
+        .increment(1);
+}
+
+pub fn regenerated(trigger: Trigger, took: Duration) {
+    metrics::histogram!(
+        "slipstream_recommendation_regeneration_duration_seconds",
+        "trigger" => trigger.as_str()
+    )
+    .record(took.as_secs_f64());
+}
