@@ -39,6 +39,11 @@ pub fn describe() {
         "slipstream_recommendations_served_total",
         "Recommendation lists served, by strategy: favourite_sport (personal) or popular."
     );
+    metrics::describe_gauge!(
+        "slipstream_recommendation_staleness_seconds",
+        metrics::Unit::Seconds,
+        "Age of the oldest stored change the recommendations do not reflect yet (0: all fresh)."
+    );
     metrics::describe_histogram!(
         "slipstream_recommendation_regeneration_duration_seconds",
         metrics::Unit::Seconds,
@@ -55,6 +60,10 @@ pub fn stored(kind: Kind, created: bool) {
 pub fn served(strategy: &'static str) {
     metrics::counter!("slipstream_recommendations_served_total", "strategy" => strategy)
         .increment(1);
+}
+
+pub fn staleness(age: Duration) {
+    metrics::gauge!("slipstream_recommendation_staleness_seconds").set(age.as_secs_f64());
 }
 
 pub fn regenerated(trigger: Trigger, took: Duration) {

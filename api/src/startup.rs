@@ -85,6 +85,7 @@ impl Application {
     fn start_recommendations(&self) -> tokio::task::JoinHandle<()> {
         let (store, recommender, refresh) =
             (self.store.clone(), self.recommender.clone(), self.refresh);
+        tokio::spawn(recommendations::report_staleness(recommender.clone()));
         tokio::spawn(async move {
             if let Err(e) = recommendations::rebuild(&store, &recommender, Trigger::Startup).await {
                 tracing::error!(error = %cause_chain(&e), "Failed to build the recommendations.");

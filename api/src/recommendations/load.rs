@@ -80,6 +80,15 @@ fn parse_selection(pair: &str) -> Option<(Id, Micros)> {
     Some((event.parse().ok()?, placed_at.parse().ok()?))
 }
 
+/// Keeps the staleness gauge current, once a second, until the process ends.
+pub async fn report_staleness(recommender: Arc<Recommender>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        metrics::staleness(recommender.staleness(Utc::now()));
+    }
+}
+
 /// Every `every`, retires ended events and lists those held back by
 /// `gen_recommendations=false`. Runs until the process ends.
 pub async fn run_periodic_pass(recommender: Arc<Recommender>, every: Duration) {
@@ -91,10 +100,12 @@ pub async fn run_periodic_pass(recommender: Arc<Recommender>, every: Duration) {
         let now = Utc::now().timestamp_micros();
         let (ended, listed) = {
             let mut guard = recommender.write();
-            match guard.as_mut() {
-                Some(index) => (index.prune_ended(now), index.list_pending(now)),
-                None => continue,
-            }
+            let Some(index) = guard.as_mut() else {
+                continue;
+            };
+            let refreshed = (index.prune_ended(now), index.list_pending(now));
+            recommender.caught_up();
+            refreshed
         };
         metrics::regenerated(Trigger::Periodic, started.elapsed());
         tracing::info!(ended, listed, "Refreshed the recommendations.");

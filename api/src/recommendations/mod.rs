@@ -7,8 +7,9 @@ pub(crate) mod routes;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use slipstream_model::{Coupon, Event, Id};
@@ -16,7 +17,7 @@ use slipstream_model::{Coupon, Event, Id};
 use crate::metrics::{self, Trigger};
 
 pub use index::{Counts, Index, Pick, Reason, Recommendation, Strategy};
-pub use load::{rebuild, run_periodic_pass};
+pub use load::{rebuild, report_staleness, run_periodic_pass};
 pub use routes::router;
 
 /// The index behind a lock, absent until the first build from the database finished.
@@ -27,6 +28,9 @@ pub use routes::router;
 #[derive(Debug, Default)]
 pub struct Recommender {
     index: RwLock<Option<Index>>,
+    /// When the oldest event held back by `gen_recommendations=false` was stored (Unix
+    /// microseconds, 0 when none is): everything else is reflected as soon as it is stored.
+    held_back_since: AtomicI64,
 }
 
 impl Recommender {
@@ -54,7 +58,16 @@ impl Recommender {
     /// regeneration (`gen_recommendations=false`).
     pub fn event_stored(&self, event: &Event, listed: bool) {
         let started = Instant::now();
-        self.update(|index| index.add_event(event, listed));
+        self.update(|index| {
+            index.add_event(event, listed);
+            if !listed {
+                // Under the index lock, so a periodic pass cannot list it in between. Only
+                // the first held-back event starts the clock.
+                let now = Utc::now().timestamp_micros();
+                let since = &self.held_back_since;
+                let _ = since.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        });
         metrics::regenerated(Trigger::Event, started.elapsed());
     }
 
@@ -66,8 +79,25 @@ impl Recommender {
         metrics::regenerated(Trigger::Coupon, started.elapsed());
     }
 
+    /// How long the oldest stored change the recommendations do not reflect yet has waited.
+    pub fn staleness(&self, now: DateTime<Utc>) -> Duration {
+        match self.held_back_since.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            since => {
+                Duration::from_micros(now.timestamp_micros().saturating_sub(since).max(0) as u64)
+            }
+        }
+    }
+
+    /// Called with the index write-locked, after every held-back event was listed.
+    fn caught_up(&self) {
+        self.held_back_since.store(0, Ordering::Relaxed);
+    }
+
     fn replace(&self, index: Index) {
-        *self.write() = Some(index);
+        let mut guard = self.write();
+        *guard = Some(index);
+        self.caught_up();
     }
 
     fn update(&self, change: impl FnOnce(&mut Index)) {

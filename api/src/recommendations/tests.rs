@@ -211,6 +211,23 @@ fn an_event_held_back_appears_once_listed_and_ended_events_can_be_pruned() {
     assert_eq!(s.ids(1, 5), [2, 1]);
 }
 
+#[test]
+fn staleness_runs_from_the_first_held_back_event_until_a_rebuild() {
+    use std::time::Duration;
+
+    let recommender = super::Recommender::default();
+    recommender.replace(Index::default());
+    let later = |secs| chrono::Utc::now() + chrono::Duration::seconds(secs);
+    recommender.event_stored(&upcoming(1, "football", 1), true);
+    assert_eq!(recommender.staleness(later(5)), Duration::ZERO);
+    recommender.event_stored(&upcoming(2, "football", 1), false);
+    recommender.event_stored(&upcoming(3, "football", 1), false);
+    let stale = recommender.staleness(later(5));
+    assert!(stale >= Duration::from_secs(4) && stale <= Duration::from_secs(6));
+    recommender.replace(Index::default());
+    assert_eq!(recommender.staleness(later(5)), Duration::ZERO);
+}
+
 // ---- The property test ----------------------------------------------------------------
 
 #[derive(Debug, Clone)]

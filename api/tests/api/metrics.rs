@@ -64,4 +64,10 @@ async fn metrics_show_requests_records_recommendations_and_regenerations() {
     let latency = "http_request_duration_seconds_bucket";
     at_least(&text, latency, &[("route", "/users"), ("le", "+Inf")], 3.0);
     at_least(&text, "process_resident_memory_bytes", &[], 1.0);
+    at_least(
+        &text,
+        "slipstream_recommendation_staleness_seconds",
+        &[],
+        0.0,
+    );
 }
