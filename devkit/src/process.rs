@@ -129,6 +129,18 @@ impl Service {
         self.wait()
     }
 
+    /// Freezes the child with SIGSTOP: it keeps its sockets open but answers nothing, as a
+    /// process stuck on a full disk or a long pause would. Fault tests use it to hold work in
+    /// flight in the services that talk to it.
+    pub fn suspend(&mut self) -> Result<()> {
+        self.signal(libc::SIGSTOP)
+    }
+
+    /// Lets a child frozen by [`Self::suspend`] run again (SIGCONT).
+    pub fn resume(&mut self) -> Result<()> {
+        self.signal(libc::SIGCONT)
+    }
+
     /// The file receiving the child's output, if it has one.
     pub fn log_path(&self) -> Option<&Path> {
         self.log_path.as_deref()

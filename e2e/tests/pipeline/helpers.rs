@@ -142,18 +142,33 @@ impl Pipeline {
 
     /// SIGKILLs the service `name` (no chance to flush or commit) and starts it again.
     pub async fn kill_and_restart(&mut self, name: &str) {
+        self.kill(name);
+        self.restart(name).await;
+    }
+
+    /// SIGKILLs the service `name` and leaves it dead, as a crashed machine would.
+    pub fn kill(&mut self, name: &str) {
+        self.service(name).1.kill().expect("SIGKILL");
+    }
+
+    /// Starts the service `name`, killed before, again and waits until it is ready.
+    pub async fn restart(&mut self, name: &str) {
         let dir = self.dir.path().to_owned();
         let (spec, service) = self.service(name);
-        service.kill().expect("SIGKILL");
         let spec = spec.clone();
         *service = tokio::task::spawn_blocking(move || spawn(&spec, &dir))
             .await
             .expect("restart");
     }
 
-    /// SIGKILLs the service `name` for good, as a crashed machine would leave it.
-    pub fn kill(&mut self, name: &str) {
-        self.service(name).1.kill().expect("SIGKILL");
+    /// Freezes the service `name` (SIGSTOP): whoever calls it waits for an answer.
+    pub fn suspend(&mut self, name: &str) {
+        self.service(name).1.suspend().expect("SIGSTOP");
+    }
+
+    /// Lets the service `name` frozen by [`Self::suspend`] run again.
+    pub fn resume(&mut self, name: &str) {
+        self.service(name).1.resume().expect("SIGCONT");
     }
 
     /// Starts another replica of the service `name` (a consumer joins the same group) and

@@ -8,11 +8,13 @@ use std::time::Duration;
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use serde_json::Value;
-use slipstream_devkit::eventually;
 use slipstream_devkit::kafka::{header, read_to_end};
+use tokio::time::Instant;
 
 use crate::helpers::Pipeline;
 
+/// How long the pipeline gets, once the faults are over, to store or dead-letter everything.
+const SETTLE_WITHIN: Duration = Duration::from_secs(120);
 /// The topics of the pipeline, also the api's paths.
 const TOPICS: [&str; 3] = ["users", "events", "coupons"];
 
@@ -101,6 +103,42 @@ struct Records {
 }
 
 impl Records {
+    /// What `self` (stored) lacks and has too much of, against `expected`, kind by kind.
+    fn differences(&self, expected: &Records) -> String {
+        let mut report = String::new();
+        let mut kind = |name: &str, lacking: Vec<String>, extra: Vec<String>| {
+            let first = |items: &[String]| items.iter().take(20).cloned().collect::<Vec<_>>();
+            report += &format!(
+                "{name}: {} missing {:?}, {} unexpected or duplicated {:?}\n",
+                lacking.len(),
+                first(&lacking),
+                extra.len(),
+                first(&extra)
+            );
+        };
+        let ids = |items: Vec<i64>| items.iter().map(i64::to_string).collect();
+        let pairs = |items: Vec<(i64, i64)>| {
+            let pairs = items.iter().map(|(user, id)| format!("{id} (user {user})"));
+            pairs.collect()
+        };
+        kind(
+            "users",
+            ids(minus(&expected.users, &self.users)),
+            ids(minus(&self.users, &expected.users)),
+        );
+        kind(
+            "events",
+            ids(minus(&expected.events, &self.events)),
+            ids(minus(&self.events, &expected.events)),
+        );
+        kind(
+            "coupons",
+            pairs(minus(&expected.coupons, &self.coupons)),
+            pairs(minus(&self.coupons, &expected.coupons)),
+        );
+        report
+    }
+
     fn contains(&self, other: &Records) -> bool {
         let has_all = |mine: &[i64], theirs: &[i64]| theirs.iter().all(|id| mine.contains(id));
         has_all(&self.users, &other.users)
@@ -145,29 +183,28 @@ pub async fn assert_stored_once_or_dead_lettered(
     pipeline: &Pipeline,
     ledger: &Ledger,
 ) -> Vec<DeadLetter> {
-    eventually(
-        "every accepted record is stored or dead-lettered",
-        Duration::from_secs(120),
-        || async {
-            let letters = dead_letters(pipeline).await;
-            let stored = stored(pipeline, ledger, &letters).await;
-            stored.contains(&ledger.expected(&letters))
-        },
-    )
-    .await;
-    let letters = dead_letters(pipeline).await;
-    for letter in &letters {
-        assert!(
-            letter.reason.as_ref().is_some_and(|r| !r.is_empty()),
-            "a dead letter without its reason: {letter:?}"
-        );
+    let deadline = Instant::now() + SETTLE_WITHIN;
+    loop {
+        let letters = dead_letters(pipeline).await;
+        let stored = stored(pipeline, ledger, &letters).await;
+        let expected = ledger.expected(&letters);
+        if stored.contains(&expected) || Instant::now() >= deadline {
+            for letter in &letters {
+                assert!(
+                    letter.reason.as_ref().is_some_and(|r| !r.is_empty()),
+                    "a dead letter without its reason: {letter:?}"
+                );
+            }
+            assert!(
+                stored == expected,
+                "the api must hold each accepted record once, except those dead-lettered; \
+                 after up to {SETTLE_WITHIN:?} it does not:\n{}",
+                stored.differences(&expected)
+            );
+            return letters;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        stored(pipeline, ledger, &letters).await,
-        ledger.expected(&letters),
-        "the api must hold each accepted record once, except those dead-lettered"
-    );
-    letters
 }
 
 /// Every dead letter of the pipeline so far.
@@ -233,6 +270,19 @@ async fn coupons_of(pipeline: &Pipeline, users: BTreeSet<i64>) -> Vec<(i64, i64)
         found.extend(ids.filter_map(|c| c["id"].as_i64()).map(|id| (user, id)));
     }
     sorted(found)
+}
+
+/// The items of sorted `all` left once each item of sorted `taken` took one equal to it.
+fn minus<T: Ord + Clone>(all: &[T], taken: &[T]) -> Vec<T> {
+    let mut left = Vec::new();
+    let mut taken = taken.iter().peekable();
+    for item in all {
+        while taken.next_if(|t| *t < item).is_some() {}
+        if taken.next_if(|t| *t == item).is_none() {
+            left.push(item.clone());
+        }
+    }
+    left
 }
 
 fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {

@@ -16,8 +16,9 @@ use crate::ledger::Ledger;
 
 /// Users and events 1..=REFERENCES exist before the coupons flow; coupons name them.
 pub const REFERENCES: i64 = 8;
-/// Coupons per request.
-const BATCH: usize = 10;
+/// Coupons per request: enough that the load outpaces the consumers, so that a fault
+/// finds messages fetched but not yet stored, the ones an early commit would lose.
+const BATCH: usize = 20;
 /// How long one batch may keep failing before the test gives up on the pipeline.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(90);
 /// Pause between two batches, and before a refused batch is sent again.
