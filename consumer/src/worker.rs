@@ -45,11 +45,16 @@ impl Worker {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(partition = message.partition(), offset = message.offset(), request_id = tracing::field::Empty))]
+    #[tracing::instrument(skip_all, fields(partition = message.partition(), offset = message.offset(), request_id, traceparent))]
     pub async fn handle(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
         let context = request_context(message);
-        if let Some(id) = context.get("x-request-id").and_then(|v| v.to_str().ok()) {
-            tracing::Span::current().record("request_id", id);
+        for (header, field) in [
+            ("x-request-id", "request_id"),
+            ("traceparent", "traceparent"),
+        ] {
+            if let Some(value) = context.get(header).and_then(|v| v.to_str().ok()) {
+                tracing::Span::current().record(field, value);
+            }
         }
         let payload = message.payload().unwrap_or_default();
         if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {

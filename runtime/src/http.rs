@@ -61,11 +61,26 @@ pub fn edge(router: Router, body_limit: usize, timeout: Duration) -> Router {
         .layer(axum::middleware::from_fn(metrics::record_http))
 }
 
+/// The span every log line about a request carries: its id, and the caller's W3C trace
+/// context when it sent one, so a record can be followed from the producer to the api.
 fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+    let header = |name: &HeaderName| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = header(&REQUEST_ID),
+        traceparent = tracing::field::Empty,
+    );
+    let traceparent = header(&TRACEPARENT);
+    if !traceparent.is_empty() {
+        span.record("traceparent", traceparent);
+    }
+    span
 }

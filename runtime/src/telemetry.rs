@@ -31,6 +31,9 @@ pub fn init(format: Option<LogFormat>) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            // Every enclosing span, so a line logged deep inside a request still carries
+            // the request's id.
+            .with_span_list(true)
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };

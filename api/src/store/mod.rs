@@ -17,6 +17,7 @@ use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqliteConnection};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -131,7 +132,9 @@ impl Store {
         created: impl FnOnce(&R) + Send + 'static,
     ) -> Result<Saved<R>> {
         let store = self.clone();
-        tokio::spawn(async move { store.save_to_end(record, now, created).await })
+        // The task keeps the request's span, so its log lines carry the request id.
+        let write = async move { store.save_to_end(record, now, created).await };
+        tokio::spawn(write.instrument(tracing::Span::current()))
             .await
             .map_err(|e| anyhow!("A write task failed: {e}"))?
     }

@@ -12,3 +12,4 @@ mod load;
 mod poison;
 mod races;
 mod recommendations;
+mod request_ids;

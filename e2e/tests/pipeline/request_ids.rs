@@ -1,0 +1,54 @@
+//! One request id follows a record from the producer through Kafka and the consumer to the
+//! api, and the caller's `traceparent` goes with it: both appear in each service's log.
+
+use std::time::Duration;
+
+use serde_json::json;
+use slipstream_devkit::eventually;
+
+use crate::helpers::{Options, Pipeline};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_id_and_traceparent_follow_a_record_into_every_service_log() {
+    let mut options = Options::default();
+    for service in ["producer", "consumer-users", "api"] {
+        options = options.env(
+            service,
+            "RUST_LOG",
+            "info,producer=debug,consumer=debug,api=debug,tower_http=debug",
+        );
+    }
+    let pipeline = Pipeline::start_with(options).await;
+    let request_id = format!("trace-{}", uuid::Uuid::new_v4().simple());
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let user =
+        json!({"id": 4242, "birth_year": 1985, "country": "GR", "currency": "EUR", "gender": "F"});
+    let response = pipeline
+        .http
+        .post(format!("{}/users", pipeline.producer_url))
+        .header("x-request-id", &request_id)
+        .header("traceparent", traceparent)
+        .json(&user)
+        .send()
+        .await
+        .expect("producer reachable");
+    assert_eq!(response.status(), 202);
+    eventually("the user is stored", Duration::from_secs(30), || async {
+        pipeline.get("/users/4242").await.is_some()
+    })
+    .await;
+
+    let id = format!(r#""request_id":"{request_id}""#);
+    let trace = format!(r#""traceparent":"{traceparent}""#);
+    eventually(
+        "every service logged the request",
+        Duration::from_secs(10),
+        || async {
+            pipeline.logged("producer", &[&id, &trace])
+            && pipeline.logged("consumer-users", &["Message stored.", &id, &trace])
+            // Logged inside the store's write task: the id reaches the deepest lines.
+            && pipeline.logged("api", &["Saved a record.", &id, &trace])
+        },
+    )
+    .await;
+}
