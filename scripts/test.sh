@@ -18,6 +18,11 @@ if [[ ! -x "$venv/bin/schemathesis" ]]; then
 fi
 export SCHEMATHESIS="$venv/bin/schemathesis"
 
+# The monitoring tests (e2e/tests/monitoring) run Debian's `prometheus` and `promtool`, and fail
+# without them: `apt-get install prometheus`.
+command -v prometheus >/dev/null && command -v promtool >/dev/null ||
+  echo "test.sh: prometheus/promtool not found; the monitoring tests will fail (apt-get install prometheus)" >&2
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -11,6 +11,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod ports;
 pub mod process;
+pub mod promql;
 pub mod schemathesis;
 pub mod signals;
 pub mod up;
