@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -56,9 +57,25 @@ pub fn edge(router: Router, body_limit: usize, timeout: Duration) -> Router {
             timeout,
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(log_failure),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::from_fn(metrics::record_http))
+}
+
+/// A 503 is an expected state (not ready yet, Kafka away) that the service already explains:
+/// a warning, so readiness polls during a start do not page anyone. Other 5xx are errors.
+fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    let latency_ms = latency.as_millis() as u64;
+    match failure {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::warn!(latency_ms, "Answered 503 Service Unavailable.");
+        }
+        failure => tracing::error!(%failure, latency_ms, "Request failed."),
+    }
 }
 
 /// The span every log line about a request carries: its id, and the caller's W3C trace
