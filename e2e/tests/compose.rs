@@ -1,0 +1,278 @@
+//! `compose.yaml` cannot be run here (no Docker engine), so it is checked against what the
+//! binaries accept: every variable a service sets is one its binary reads and parses, every
+//! published port and health check is the port it listens on, and the services point at each
+//! other by the names and ports compose gives them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use clap::{Command, CommandFactory, Parser};
+use serde_norway::Value;
+
+/// Variables the services read outside their flags (tracing's filter).
+const ALSO_READ: &[&str] = &["RUST_LOG"];
+
+fn repo_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
+}
+
+fn yaml(name: &str) -> Value {
+    let text = std::fs::read_to_string(repo_file(name)).expect("file readable");
+    let mut value: Value = serde_norway::from_str(&text).expect("valid YAML");
+    value.apply_merge().expect("merge keys resolve");
+    value
+}
+
+/// A compose service built from our Dockerfile, with what the binary makes of it.
+struct Built {
+    name: String,
+    bin: String,
+    env: BTreeMap<String, String>,
+    service: Value,
+}
+
+fn built_services(compose: &Value) -> Vec<Built> {
+    let services = compose["services"].as_mapping().expect("services");
+    services
+        .iter()
+        .filter_map(|(name, service)| {
+            let bin = service["build"]["args"]["BIN"].as_str()?.to_owned();
+            let env = service["environment"]
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (scalar(k), scalar(v)))
+                .collect();
+            Some(Built {
+                name: scalar(name),
+                bin,
+                env,
+                service: service.clone(),
+            })
+        })
+        .collect()
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+fn command_of(bin: &str) -> Command {
+    match bin {
+        "api" => api::Config::command(),
+        "producer" => producer::Config::command(),
+        "consumer" => consumer::Config::command(),
+        other => panic!("compose builds `{other}`, which is not a service binary"),
+    }
+}
+
+/// Parses the service's settings as its binary would, through the flags the variables stand
+/// for, so a value the binary would refuse fails here.
+fn parse(built: &Built) -> Result<(), clap::Error> {
+    let command = command_of(&built.bin);
+    let mut args = vec![built.bin.clone()];
+    for (key, value) in &built.env {
+        if let Some(arg) = command
+            .get_arguments()
+            .find(|a| a.get_env().is_some_and(|e| e == key.as_str()))
+        {
+            args.push(format!("--{}={value}", arg.get_long().expect("long flag")));
+        }
+    }
+    match built.bin.as_str() {
+        "api" => api::Config::try_parse_from(args).map(drop),
+        "producer" => producer::Config::try_parse_from(args).map(drop),
+        _ => consumer::Config::try_parse_from(args).map(drop),
+    }
+}
+
+/// The port the service listens on: its `PORT`, or the binary's default.
+fn port(built: &Built) -> String {
+    built.env.get("PORT").cloned().unwrap_or_else(|| {
+        let command = command_of(&built.bin);
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_env().is_some_and(|e| e == "PORT"))
+            .expect("a PORT setting");
+        arg.get_default_values()[0].to_string_lossy().into_owned()
+    })
+}
+
+#[test]
+fn every_variable_a_service_sets_is_read_and_accepted_by_its_binary() {
+    let compose = yaml("compose.yaml");
+    let services = built_services(&compose);
+    assert!(services.len() >= 5, "api, producer and three consumers");
+    for built in &services {
+        let command = command_of(&built.bin);
+        let known: BTreeSet<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .chain(ALSO_READ.iter().map(|s| s.to_string()))
+            .collect();
+        for key in built.env.keys() {
+            assert!(
+                known.contains(key),
+                "{}: {} does not read {key}",
+                built.name,
+                built.bin
+            );
+        }
+        if let Err(e) = parse(built) {
+            panic!("{}: {} refuses its settings: {e}", built.name, built.bin);
+        }
+        assert!(
+            built.service["command"].is_null(),
+            "{}: a command would need checking too",
+            built.name
+        );
+    }
+}
+
+#[test]
+fn published_ports_and_health_checks_use_the_port_each_service_listens_on() {
+    let compose = yaml("compose.yaml");
+    for built in built_services(&compose) {
+        let port = port(&built);
+        for mapping in built.service["ports"].as_sequence().into_iter().flatten() {
+            let mapping = scalar(mapping);
+            let container = mapping.rsplit(':').next().expect("a port");
+            assert_eq!(container, port, "{}: publishes {mapping}", built.name);
+        }
+        let check = built.service["healthcheck"]["test"]
+            .as_sequence()
+            .expect("a health check");
+        let url = check
+            .iter()
+            .map(scalar)
+            .find(|a| a.starts_with("http"))
+            .expect("a URL");
+        assert_eq!(
+            url,
+            format!("http://localhost:{port}/health"),
+            "{}",
+            built.name
+        );
+    }
+}
+
+#[test]
+fn services_reach_each_other_by_their_compose_names_and_ports() {
+    let compose = yaml("compose.yaml");
+    let services = built_services(&compose);
+    let api = services.iter().find(|s| s.bin == "api").expect("an api");
+    let api_url = format!("http://{}:{}", api.name, port(api));
+    let kafka = &compose["services"]["kafka"];
+    let listeners = scalar(&kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]);
+    let mut topics = Vec::new();
+    for built in &services {
+        if built.bin == "consumer" {
+            topics.push(built.env["TOPIC"].clone());
+            assert_eq!(built.env["API_URL"], api_url, "{}", built.name);
+        }
+        if let Some(bootstrap) = built.env.get("KAFKA_BOOTSTRAP_SERVERS") {
+            assert!(
+                listeners.contains(&format!("//{bootstrap}")),
+                "{}: {bootstrap}",
+                built.name
+            );
+        }
+    }
+    topics.sort();
+    assert_eq!(
+        topics,
+        ["coupons", "events", "users"],
+        "one consumer per topic"
+    );
+
+    let all = compose["services"].as_mapping().expect("services");
+    for (name, service) in all {
+        for (dependency, condition) in service["depends_on"].as_mapping().into_iter().flatten() {
+            let target = &compose["services"][dependency];
+            assert!(
+                !target.is_null(),
+                "{}: depends on unknown {dependency:?}",
+                scalar(name)
+            );
+            if condition["condition"].as_str() == Some("service_healthy") {
+                assert!(
+                    !target["healthcheck"].is_null(),
+                    "{dependency:?} has no health check"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn prometheus_scrapes_each_service_where_compose_serves_it() {
+    let compose = yaml("compose.yaml");
+    let served: BTreeSet<String> = built_services(&compose)
+        .iter()
+        .map(|b| format!("{}:{}", b.name, port(b)))
+        .collect();
+    let prometheus = yaml("monitoring/prometheus/prometheus.yml");
+    let scraped: BTreeSet<String> = prometheus["scrape_configs"]
+        .as_sequence()
+        .expect("scrape configs")
+        .iter()
+        .flat_map(|job| {
+            job["static_configs"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|config| config["targets"].as_sequence().cloned().unwrap_or_default())
+        .map(|target| scalar(&target))
+        .collect();
+    assert_eq!(scraped, served);
+}
+
+#[test]
+fn no_secret_is_written_into_the_file() {
+    let compose = yaml("compose.yaml");
+    for (name, service) in compose["services"].as_mapping().expect("services") {
+        for (key, value) in service["environment"].as_mapping().into_iter().flatten() {
+            let (key, value) = (scalar(key), scalar(value));
+            let secret = ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+                .iter()
+                .any(|w| key.contains(w));
+            assert!(
+                !secret || value.starts_with("${"),
+                "{}: {key} must come from the environment",
+                scalar(name)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_image_is_built_in_stages_and_runs_as_a_user_without_privileges() {
+    let dockerfile = std::fs::read_to_string(repo_file("Dockerfile")).expect("a Dockerfile");
+    let stages = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .count();
+    assert!(stages >= 2, "a build stage and a small runtime stage");
+    let runtime = dockerfile
+        .rsplit("\nFROM ")
+        .next()
+        .expect("a runtime stage");
+    let user = runtime
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER");
+    assert!(!["root", "0"].contains(&user.trim()), "runs as {user}");
+    assert!(
+        dockerfile.contains("ARG BIN"),
+        "compose picks the binary with BIN"
+    );
+}
