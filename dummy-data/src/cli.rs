@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::freshness::{self, FreshnessArgs};
 use crate::generate::{generate, Config, Counts};
+use crate::upload::{self, UploadArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "dummy-data", version, about = "Slipstream's data generator")]
@@ -27,6 +28,9 @@ pub enum Command {
     /// sport: each round makes a fan of a new sport, uploads an event of it, and polls the
     /// fan's recommendations until the event leads them. Prints p50, p99 and max.
     Freshness(FreshnessArgs),
+    /// Post a generated directory to the producer (users, then events, then coupons) and
+    /// print a table of records/s per entity; --verify then waits for the api to hold them all.
+    Upload(UploadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +91,7 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
     match cli.command {
         Command::Generate(args) => run_generate(&args, out),
         Command::Freshness(args) => freshness::run(&args, out),
+        Command::Upload(args) => upload::run(&args, out),
     }
 }
 

@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod freshness;
 pub mod generate;
+pub mod upload;

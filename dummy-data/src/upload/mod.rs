@@ -1,0 +1,200 @@
+//! `dummy-data upload`: posts a generated directory to the producer, users first, then events,
+//! then coupons, and reports how fast each went; `--verify` then waits for the api to hold
+//! every record.
+
+mod data;
+mod post;
+mod report;
+mod verify;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures::{stream, StreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use data::{load, Entity};
+pub use post::{Outcome, RetryPolicy, Sender};
+pub use report::{write_table, Row};
+
+#[derive(Debug, clap::Args)]
+pub struct UploadArgs {
+    /// Directory written by `generate`: users.jsonl, events.jsonl and coupons.jsonl.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Base URL of the producer.
+    #[arg(long, default_value = "http://127.0.0.1:8099")]
+    pub producer_url: String,
+    /// Base URL of the api, asked by --verify.
+    #[arg(long, default_value = "http://127.0.0.1:8098")]
+    pub api_url: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Records per request: 1 posts each record alone, up to 1000 posts JSON arrays.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch: u16,
+    /// Requests per chunk before its records count as errors; 503s and lost connections
+    /// are retried, 4xx answers are not.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempts: u32,
+    /// Longest wait between retries in milliseconds, whatever `Retry-After` asks for.
+    #[arg(long, default_value_t = 5_000)]
+    pub max_backoff_ms: u64,
+    /// Wait until the api holds every record, then print the end-to-end time.
+    #[arg(long)]
+    pub verify: bool,
+    /// How long --verify waits, in seconds, after the last post.
+    #[arg(long, default_value_t = 60)]
+    pub verify_timeout: u64,
+}
+
+/// Missing ids listed per entity at most, so a lost topic does not flood the terminal.
+const LISTED: usize = 20;
+
+pub fn run(args: &UploadArgs, out: &mut impl Write) -> Result<()> {
+    let entities = load(&args.dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start an async runtime")?;
+    runtime.block_on(upload_and_verify(args, &entities, out))
+}
+
+async fn upload_and_verify(
+    args: &UploadArgs,
+    entities: &[Entity],
+    out: &mut impl Write,
+) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("Failed to build the HTTP client")?;
+    let retry = RetryPolicy {
+        attempts: args.attempts,
+        max_backoff: Duration::from_millis(args.max_backoff_ms),
+    };
+    let sender = Sender::new(http.clone(), &args.producer_url, retry);
+    let started = Instant::now();
+    let rows = upload(&sender, entities, args).await;
+    write_table(out, &rows).context("Failed to write the table")?;
+    let errors: usize = rows.iter().map(|r| r.errors).sum();
+    if args.verify {
+        let deadline = Instant::now() + Duration::from_secs(args.verify_timeout);
+        let wanted = entities
+            .iter()
+            .flat_map(|e| e.ids.iter().map(|&id| (e.name, id)))
+            .collect();
+        let concurrency = usize::from(args.concurrency);
+        let missing = verify::missing(&http, &args.api_url, wanted, concurrency, deadline).await;
+        report_verify(out, &missing, started.elapsed())?;
+    }
+    if errors > 0 {
+        bail!("{errors} record(s) were not accepted by the producer");
+    }
+    Ok(())
+}
+
+/// Uploads each entity in turn, all of one before the next, and times each.
+async fn upload(sender: &Sender, entities: &[Entity], args: &UploadArgs) -> Vec<Row> {
+    let total = entities.iter().map(|e| e.records.len() as u64).sum();
+    let bar = progress_bar(total);
+    let mut rows = Vec::with_capacity(entities.len());
+    for entity in entities {
+        bar.set_prefix(entity.name);
+        rows.push(upload_entity(sender, entity, args, &bar).await);
+    }
+    bar.finish_and_clear();
+    rows
+}
+
+async fn upload_entity(
+    sender: &Sender,
+    entity: &Entity,
+    args: &UploadArgs,
+    bar: &ProgressBar,
+) -> Row {
+    let started = Instant::now();
+    let path = format!("/{}", entity.name);
+    let single = args.batch == 1;
+    let outcomes: Vec<Outcome> = stream::iter(entity.records.chunks(usize::from(args.batch)))
+        .map(|chunk| sender.send(&path, chunk, single))
+        .buffer_unordered(usize::from(args.concurrency))
+        .inspect(|outcome| bar.inc((outcome.accepted + outcome.failed) as u64))
+        .collect()
+        .await;
+    if let Some(error) = outcomes.iter().rev().find_map(|o| o.error.as_ref()) {
+        if outcomes.iter().any(|o| o.failed > 0) {
+            bar.suspend(|| warn(&format!("{}: {error}", entity.name)));
+        }
+    }
+    Row {
+        name: entity.name,
+        amount: entity.records.len(),
+        elapsed: started.elapsed(),
+        errors: outcomes.iter().map(|o| o.failed).sum(),
+        retries: outcomes.iter().map(|o| o.retries).sum(),
+    }
+}
+
+/// A bar on stderr, hidden when stderr is no terminal (CI logs, pipes).
+fn progress_bar(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix:>8} [{bar:40}] {pos}/{len} records, {per_sec}, eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+#[allow(clippy::print_stderr)] // Why records failed goes to the terminal, not into the table.
+fn warn(message: &str) {
+    eprintln!("upload: {message}");
+}
+
+fn report_verify(
+    out: &mut impl Write,
+    missing: &[verify::Wanted],
+    elapsed: Duration,
+) -> Result<()> {
+    if missing.is_empty() {
+        writeln!(
+            out,
+            "verify: every record visible in the api {:.3} s after the first post",
+            elapsed.as_secs_f64()
+        )?;
+        return Ok(());
+    }
+    for name in data::ORDER {
+        let ids: Vec<u64> = missing
+            .iter()
+            .filter(|m| m.0 == name)
+            .map(|m| m.1)
+            .collect();
+        if !ids.is_empty() {
+            let listed: Vec<String> = ids.iter().take(LISTED).map(u64::to_string).collect();
+            let more = ids.len().saturating_sub(LISTED);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "verify: {} {name} missing: {}{more}",
+                ids.len(),
+                listed.join(", ")
+            )?;
+        }
+    }
+    bail!(
+        "{} record(s) not visible in the api at the deadline",
+        missing.len()
+    )
+}

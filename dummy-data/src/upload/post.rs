@@ -1,0 +1,330 @@
+//! Posting records to the producer. A 503 is retried with only the records Kafka did not take
+//! (the problem body lists the `failed` indexes), so an upload neither duplicates nor loses a
+//! record.
+
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+/// How often and how long to wait before giving a chunk up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Requests per chunk, the first included.
+    pub attempts: u32,
+    /// Longest wait between two of them, whatever `Retry-After` says.
+    pub max_backoff: Duration,
+}
+
+/// What became of one chunk of records.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub accepted: usize,
+    pub failed: usize,
+    pub retries: u32,
+    /// Why the last failed record failed, for the report.
+    pub error: Option<String>,
+}
+
+/// Posts chunks of JSONL lines to one producer.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    http: reqwest::Client,
+    base: String,
+    retry: RetryPolicy,
+}
+
+/// The producer's answer to one request, reduced to what decides the next step.
+enum Answer {
+    Accepted,
+    /// Kafka could not take the request; `failed` lists the indexes not written, when known.
+    Unavailable {
+        wait: Option<Duration>,
+        failed: Option<Vec<usize>>,
+    },
+    /// Resending cannot help: the records are invalid.
+    Rejected(String),
+    /// No answer (connection refused, timeout): resent whole. The records carry their ids, so
+    /// a copy that did reach Kafka is stored once by the api (same id, same content).
+    Unreachable(String),
+}
+
+#[derive(Deserialize)]
+struct Unavailable {
+    failed: Option<Vec<usize>>,
+}
+
+impl Sender {
+    pub fn new(http: reqwest::Client, base: &str, retry: RetryPolicy) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            retry,
+        }
+    }
+
+    /// Posts `records` (JSON texts) to `path` as one request: a single object when `single`,
+    /// else an array. Retries what Kafka did not take until it is taken or the attempts run out.
+    pub async fn send(&self, path: &str, records: &[String], single: bool) -> Outcome {
+        let mut pending: Vec<&str> = records.iter().map(String::as_str).collect();
+        let mut outcome = Outcome::default();
+        for attempt in 1..=self.retry.attempts.max(1) {
+            let wait = match self.post(path, &pending, single).await {
+                Answer::Accepted => {
+                    outcome.accepted += pending.len();
+                    return outcome;
+                }
+                Answer::Rejected(error) => return fail(outcome, pending.len(), error),
+                Answer::Unavailable { wait, failed } => {
+                    if let Some(failed) = failed {
+                        let left = select(&pending, &failed);
+                        outcome.accepted += pending.len() - left.len();
+                        pending = left;
+                    }
+                    outcome.error = Some(format!("POST {path} answered 503"));
+                    wait
+                }
+                Answer::Unreachable(error) => {
+                    outcome.error = Some(error);
+                    None
+                }
+            };
+            if pending.is_empty() {
+                return outcome;
+            }
+            if attempt < self.retry.attempts {
+                outcome.retries += 1;
+                tokio::time::sleep(self.backoff(attempt, wait)).await;
+            }
+        }
+        let error = outcome.error.take().unwrap_or_default();
+        fail(outcome, pending.len(), error)
+    }
+
+    /// `Retry-After` when given, else doubling from 100 ms; never over the cap.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let doubling = Duration::from_millis(100).saturating_mul(1 << attempt.min(16));
+        retry_after.unwrap_or(doubling).min(self.retry.max_backoff)
+    }
+
+    async fn post(&self, path: &str, records: &[&str], single: bool) -> Answer {
+        let body = match (single, records) {
+            (true, [record]) => (*record).to_owned(),
+            _ => format!("[{}]", records.join(",")),
+        };
+        let sent = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return Answer::Unreachable(format!("POST {path} failed: {e}")),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Answer::Accepted;
+        }
+        let wait = retry_after(&response);
+        let text = response.text().await.unwrap_or_default();
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => Answer::Unavailable {
+                wait,
+                failed: serde_json::from_str::<Unavailable>(&text)
+                    .ok()
+                    .and_then(|body| body.failed),
+            },
+            _ if status.is_server_error() => {
+                Answer::Unreachable(format!("POST {path} answered {status}: {text}"))
+            }
+            _ => Answer::Rejected(format!("POST {path} answered {status}: {text}")),
+        }
+    }
+}
+
+fn fail(mut outcome: Outcome, records: usize, error: String) -> Outcome {
+    outcome.failed += records;
+    outcome.error = Some(error);
+    outcome
+}
+
+/// The records at the `failed` indexes, each once; indexes out of range are ignored.
+fn select<'a>(pending: &[&'a str], failed: &[usize]) -> Vec<&'a str> {
+    let mut indexes = failed.to_vec();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
+        .into_iter()
+        .filter_map(|i| pending.get(i).copied())
+        .collect()
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let secs = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    secs.trim().parse().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use axum::extract::State;
+    use axum::http::{HeaderMap, HeaderValue};
+    use axum::routing::post;
+    use axum::Router;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// What the fake producer answers, in turn (202 once the script is spent), and what it
+    /// was sent.
+    #[derive(Default)]
+    struct Fake {
+        answers: VecDeque<(u16, Option<&'static str>, Value)>,
+        bodies: Vec<Value>,
+    }
+
+    type Shared = Arc<Mutex<Fake>>;
+
+    async fn answer(State(fake): State<Shared>, body: String) -> (StatusCode, HeaderMap, String) {
+        let mut fake = fake.lock().expect("not poisoned");
+        fake.bodies
+            .push(serde_json::from_str(&body).expect("the uploader posts JSON"));
+        let (status, retry_after, body) =
+            fake.answers.pop_front().unwrap_or((202, None, json!([])));
+        let mut headers = HeaderMap::new();
+        if let Some(secs) = retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(secs));
+        }
+        let status = StatusCode::from_u16(status).expect("valid status");
+        (status, headers, body.to_string())
+    }
+
+    /// Serves the fake on a free port and returns a sender to it, with the fake to inspect.
+    async fn fake_producer(
+        answers: Vec<(u16, Option<&'static str>, Value)>,
+        retry: RetryPolicy,
+    ) -> (Sender, Shared) {
+        let fake = Arc::new(Mutex::new(Fake {
+            answers: answers.into(),
+            bodies: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/users", post(answer))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (Sender::new(reqwest::Client::new(), &url, retry), fake)
+    }
+
+    fn quick(attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            attempts,
+            max_backoff: Duration::from_millis(20),
+        }
+    }
+
+    fn records(n: u64) -> Vec<String> {
+        (1..=n).map(|id| json!({ "id": id }).to_string()).collect()
+    }
+
+    fn bodies(fake: &Shared) -> Vec<Value> {
+        fake.lock().expect("not poisoned").bodies.clone()
+    }
+
+    #[tokio::test]
+    async fn a_partial_503_resends_only_the_failed_records_after_retry_after() {
+        let partial = json!({"status": 503, "accepted": [{"id": 1}, {"id": 3}], "failed": [1, 3]});
+        let retry = RetryPolicy {
+            attempts: 5,
+            max_backoff: Duration::from_secs(5),
+        };
+        let (sender, fake) = fake_producer(vec![(503, Some("1"), partial)], retry).await;
+        let started = Instant::now();
+
+        let outcome = sender.send("/users", &records(4), false).await;
+
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "Retry-After: 1 honoured"
+        );
+        assert_eq!(
+            (outcome.accepted, outcome.failed, outcome.retries),
+            (4, 0, 1)
+        );
+        let sent = bodies(&fake);
+        assert_eq!(
+            sent[1],
+            json!([{"id": 2}, {"id": 4}]),
+            "only the failed, once"
+        );
+        assert_eq!(sent.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_503_without_failed_indexes_resends_the_whole_batch_and_caps_the_wait() {
+        let busy = json!({"status": 503, "title": "unavailable"});
+        let (sender, fake) = fake_producer(vec![(503, Some("60"), busy)], quick(5)).await;
+        let started = Instant::now();
+
+        let outcome = sender.send("/users", &records(3), false).await;
+
+        assert!(started.elapsed() < Duration::from_secs(5), "backoff capped");
+        assert_eq!((outcome.accepted, outcome.failed), (3, 0));
+        let sent = bodies(&fake);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0], sent[1]);
+    }
+
+    #[tokio::test]
+    async fn a_single_record_is_posted_as_an_object() {
+        let (sender, fake) = fake_producer(vec![], quick(1)).await;
+
+        let outcome = sender.send("/users", &records(1), true).await;
+
+        assert_eq!((outcome.accepted, outcome.failed), (1, 0));
+        assert_eq!(bodies(&fake), [json!({"id": 1})]);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_batch_counts_as_errors_and_is_not_retried() {
+        let invalid = json!({"status": 422, "errors": [{"field": "[0].country"}]});
+        let (sender, fake) = fake_producer(vec![(422, None, invalid)], quick(5)).await;
+
+        let outcome = sender.send("/users", &records(2), false).await;
+
+        assert_eq!(
+            (outcome.accepted, outcome.failed, outcome.retries),
+            (0, 2, 0)
+        );
+        assert!(outcome.error.is_some_and(|e| e.contains("422")));
+        assert_eq!(bodies(&fake).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn records_still_failing_after_the_last_attempt_are_errors() {
+        let failing = |failed: Value| (503, Some("0"), json!({ "failed": failed }));
+        let script = vec![
+            failing(json!([0, 2])),
+            failing(json!([1])),
+            failing(json!([0])),
+        ];
+        let (sender, fake) = fake_producer(script, quick(3)).await;
+
+        let outcome = sender.send("/users", &records(3), false).await;
+
+        assert_eq!(
+            (outcome.accepted, outcome.failed, outcome.retries),
+            (2, 1, 2)
+        );
+        assert_eq!(bodies(&fake)[2], json!([{"id": 3}]));
+    }
+}
