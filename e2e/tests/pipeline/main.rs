@@ -13,3 +13,4 @@ mod poison;
 mod races;
 mod recommendations;
 mod request_ids;
+mod upload;
