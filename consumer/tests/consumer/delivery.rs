@@ -31,20 +31,9 @@ async fn offsets_are_committed_only_after_the_api_stored_the_records() {
 
     setup.start_api().await;
     for id in 1..=3 {
-        let path = format!("/users/{id}");
-        eventually(
-            &format!("{path} is stored"),
-            Duration::from_secs(30),
-            || async { setup.get(&path).await.is_some() },
-        )
-        .await;
+        setup.wait_stored(&format!("/users/{id}")).await;
     }
-    eventually(
-        "the offsets are committed",
-        Duration::from_secs(30),
-        || async { setup.committed() == 3 },
-    )
-    .await;
+    setup.wait_committed(3, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -57,10 +46,7 @@ async fn one_partition_is_forwarded_in_order_and_a_refused_record_is_dead_letter
         ("5", user(5, 1990)),
         ("6", user(6, 1960)),
     ]);
-    eventually("user 6 is stored", Duration::from_secs(30), || async {
-        setup.get("/users/6").await.is_some()
-    })
-    .await;
+    setup.wait_stored("/users/6").await;
     assert_eq!(
         setup.get("/users/5").await.map(|u| u["birth_year"].clone()),
         Some(json!(1970))
@@ -88,10 +74,7 @@ async fn a_message_that_is_not_json_is_dead_lettered_and_consumption_goes_on() {
     setup.start_api().await;
     setup.write(&[("7", b"{not json"), ("7", b"")]);
     setup.write_json(&[("7", user(7, 1975))]);
-    eventually("user 7 is stored", Duration::from_secs(30), || async {
-        setup.get("/users/7").await.is_some()
-    })
-    .await;
+    setup.wait_stored("/users/7").await;
     let letters = setup.dead_letters(2);
     assert_eq!(
         letters
@@ -101,12 +84,7 @@ async fn a_message_that_is_not_json_is_dead_lettered_and_consumption_goes_on() {
         [Some("not-json".into()), Some("not-json".into())]
     );
     assert_eq!(payload(&letters[0]), b"{not json");
-    eventually(
-        "the offsets are committed",
-        Duration::from_secs(30),
-        || async { setup.committed() == 3 },
-    )
-    .await;
+    setup.wait_committed(3, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

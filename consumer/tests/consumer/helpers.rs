@@ -7,6 +7,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
+use slipstream_devkit::eventually;
 use slipstream_devkit::kafka::read_topic;
 use slipstream_devkit::{free_port, shared_broker, wait_for_http, workspace_bin, Logs, Service};
 use tempfile::TempDir;
@@ -243,6 +244,21 @@ impl Setup {
         } else {
             None
         }
+    }
+
+    /// Waits until the api holds `path` (30 s at most).
+    pub async fn wait_stored(&self, path: &str) {
+        let what = format!("{path} is stored");
+        eventually(&what, Duration::from_secs(30), || async {
+            self.get(path).await.is_some()
+        })
+        .await;
+    }
+
+    /// Waits until the group has committed `offsets` in all, within `deadline`.
+    pub async fn wait_committed(&self, offsets: i64, deadline: Duration) {
+        let what = format!("{offsets} offset(s) are committed");
+        eventually(&what, deadline, || async { self.committed() == offsets }).await;
     }
 
     /// Waits until the consumer's log shows `text`: the way to know it reached a state.

@@ -46,20 +46,9 @@ async fn a_partition_waiting_for_a_reference_holds_back_only_its_own_later_messa
 
     assert_eq!(setup.post("/users", &user(50, 1990)).await, 201);
     for id in [10, 11] {
-        let path = format!("/coupons/{id}");
-        eventually(
-            &format!("{path} is stored"),
-            Duration::from_secs(30),
-            || async { setup.get(&path).await.is_some() },
-        )
-        .await;
+        setup.wait_stored(&format!("/coupons/{id}")).await;
     }
-    eventually(
-        "the offsets are committed",
-        Duration::from_secs(30),
-        || async { setup.committed() == 3 },
-    )
-    .await;
+    setup.wait_committed(3, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -78,16 +67,8 @@ async fn the_consumer_stays_in_its_group_while_the_api_is_down_longer_than_the_p
     }
 
     setup.start_api().await;
-    eventually("user 1 is stored", Duration::from_secs(30), || async {
-        setup.get("/users/1").await.is_some()
-    })
-    .await;
-    eventually(
-        "the offset is committed",
-        Duration::from_secs(30),
-        || async { setup.committed() == 1 },
-    )
-    .await;
+    setup.wait_stored("/users/1").await;
+    setup.wait_committed(1, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,12 +89,7 @@ async fn a_backlog_deeper_than_a_lane_is_paused_and_resumed_without_loss_or_dupl
     setup.wait_for_log("Partition paused").await;
 
     setup.start_api().await;
-    eventually(
-        "every offset is committed",
-        Duration::from_secs(120),
-        || async { setup.committed() == 701 },
-    )
-    .await;
+    setup.wait_committed(701, Duration::from_secs(120)).await;
     for id in 1..=700 {
         let stored = setup.get(&format!("/users/{id}")).await;
         assert!(stored.is_some(), "user {id} was lost");
