@@ -1,7 +1,8 @@
 //! `compose.yaml` cannot be run here (no Docker engine), so it is checked against what the
 //! binaries accept: every variable a service sets is one its binary reads and parses, every
 //! published port and health check is the port it listens on, and the services point at each
-//! other by the names and ports compose gives them.
+//! other by the names and ports compose gives them. The README's settings table is checked
+//! against the binaries the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -275,4 +276,21 @@ fn the_image_is_built_in_stages_and_runs_as_a_user_without_privileges() {
         dockerfile.contains("ARG BIN"),
         "compose picks the binary with BIN"
     );
+}
+
+#[test]
+fn the_readme_documents_every_setting_of_every_binary() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).expect("a README");
+    let (_, settings) = readme
+        .split_once("## Ports and settings")
+        .expect("a settings section");
+    let (settings, _) = settings.split_once("\n## ").expect("a section after it");
+    for bin in ["api", "producer", "consumer"] {
+        for arg in command_of(bin).get_arguments() {
+            if let Some(env) = arg.get_env() {
+                let name = format!("`{}`", env.to_string_lossy());
+                assert!(settings.contains(&name), "README lacks {bin}'s {name}");
+            }
+        }
+    }
 }
