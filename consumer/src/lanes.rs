@@ -142,8 +142,8 @@ impl Lanes {
         }
     }
 
-    /// Lets every lane finish the message in hand and drop the rest, then waits for them.
-    /// Returns the lanes' tasks, so the caller can bound the wait.
+    /// Tells every lane to finish the message in hand and drop the rest, and hands over
+    /// their tasks: the caller waits for them, for as long as a shutdown allows.
     pub fn close(&mut self) -> JoinSet<()> {
         for lane in self.lanes.values() {
             lane.stop.cancel();
