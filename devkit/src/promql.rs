@@ -10,22 +10,10 @@
 
 use std::collections::BTreeSet;
 
-/// Operators and modifiers that read like identifiers but are part of the language.
+/// Operators and modifiers that read like identifiers but are part of the language (besides
+/// the label-list keywords below).
 const KEYWORDS: &[&str] = &[
-    "and",
-    "or",
-    "unless",
-    "atan2",
-    "bool",
-    "offset",
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "inf",
-    "nan",
+    "and", "or", "unless", "atan2", "bool", "offset", "inf", "nan",
 ];
 
 /// Keywords followed by a parenthesised list of label names, not by an expression.
