@@ -40,6 +40,10 @@ pub enum Error {
     #[error("the coupon names records the api does not have")]
     MissingReference(Missing),
 
+    /// A record of a batch was refused, so none of the batch was stored.
+    #[error("record [{index}] of the batch: {error}")]
+    InBatch { index: usize, error: Box<Error> },
+
     #[error("the database cannot take the request now")]
     Unavailable(#[source] sqlx::Error),
 
@@ -90,8 +94,31 @@ fn is_busy(error: &sqlx::Error) -> bool {
 }
 
 impl Error {
+    /// Names the record of a batch this error is about; errors that are not about one record
+    /// (a busy database) stay as they are.
+    pub fn in_batch(self, index: usize) -> Self {
+        match self {
+            Self::IdConflict { .. } | Self::IdsExhausted { .. } | Self::MissingReference(_) => {
+                Self::InBatch {
+                    index,
+                    error: Box::new(self),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The error of a lone record, which needs no index.
+    pub fn outside_batch(self) -> Self {
+        match self {
+            Self::InBatch { error, .. } => *error,
+            other => other,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::InBatch { error, .. } => error.status(),
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -107,6 +134,14 @@ impl Error {
         let status = self.status();
         let detail = sentence(&self);
         match self {
+            Self::InBatch { index, error } => {
+                let mut problem = error.into_problem();
+                problem.detail = format!(
+                    "Record [{index}] of the batch: {} Nothing of the batch was stored.",
+                    problem.detail
+                );
+                problem.with("index", serde_json::json!(index))
+            }
             Self::Invalid(invalid) => Problem::validation(invalid),
             Self::BadRequest { kind, .. } => Problem::new(status, kind, detail),
             Self::NotFound { .. } => Problem::not_found(detail),
@@ -225,6 +260,24 @@ mod tests {
             problem.extensions["missing"],
             serde_json::json!({"users": [3], "events": [1, 2]})
         );
+    }
+
+    #[test]
+    fn a_refused_record_of_a_batch_is_named_by_index() {
+        let error = Error::IdConflict {
+            kind: Kind::Users,
+            id: 7,
+        }
+        .in_batch(2);
+        assert_eq!(error.status(), StatusCode::CONFLICT);
+        let problem = error.into_problem();
+        assert_eq!(problem.kind, "id-conflict");
+        assert_eq!(problem.extensions["index"], serde_json::json!(2));
+        assert!(problem
+            .detail
+            .starts_with("Record [2] of the batch: A user with id 7"));
+        let busy = Error::from(sqlx::Error::PoolTimedOut).in_batch(2);
+        assert!(matches!(busy.outside_batch(), Error::Unavailable(_)));
     }
 
     #[test]

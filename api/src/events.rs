@@ -4,16 +4,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::Deserialize;
-use slipstream_model::{Event, Invalid, Kind, Record};
+use slipstream_model::{Event, Invalid, Kind};
 use slipstream_runtime::{JsonBody, Problem};
 use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
+use crate::openapi;
 use crate::startup::AppState;
-use crate::store::Saved;
-use crate::web::IdPath;
+use crate::web::{save_body, IdPath, Stored};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,11 +34,11 @@ struct UploadOptions {
     path = "/events",
     tag = "events",
     params(UploadOptions),
-    request_body(content = Event, content_type = "application/json"),
+    request_body(content = inline(openapi::Events), content_type = "application/json", description = "One event, or a batch of up to 1,000 stored in one transaction."),
     responses(
         (status = 201, description = "Created; the stored record.", body = Event),
-        (status = 200, description = "The identical record was already stored; the stored record.", body = Event),
-        (status = 409, description = "`id-conflict`: a record with this id exists with different content; `ids-exhausted`: no id left to assign.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "One record: the identical record was already stored; the stored record. A batch: every record is stored; for each, the status a POST of it alone would have had (201 or 200) and the stored record.", body = inline(openapi::EventsStored)),
+        (status = 409, description = "`id-conflict`: a record with this id exists with different content; `ids-exhausted`: no id left to assign. In a batch, `index` names the record, and nothing of the batch is stored.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database cannot take the write now.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
@@ -48,17 +47,13 @@ async fn create(
     State(state): State<AppState>,
     options: Result<Query<UploadOptions>, QueryRejection>,
     JsonBody(body): JsonBody,
-) -> Result<Saved<Event>> {
+) -> Result<Stored<Event>> {
     let gen_recommendations = gen_recommendations(options)?;
-    let now = Utc::now();
-    let event: Event = Record::parse(&body, now)?;
     let recommender = state.recommender.clone();
-    state
-        .store
-        .save(event, now, move |event| {
-            recommender.event_stored(event, gen_recommendations)
-        })
-        .await
+    save_body(&state.store, &body, move |event: &Event| {
+        recommender.event_stored(event, gen_recommendations)
+    })
+    .await
 }
 
 #[utoipa::path(

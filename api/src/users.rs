@@ -3,14 +3,13 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
-use slipstream_model::{Kind, Record, User};
+use slipstream_model::{Kind, User};
 use slipstream_runtime::{JsonBody, Problem};
 
 use crate::error::{Error, Result};
+use crate::openapi;
 use crate::startup::AppState;
-use crate::store::Saved;
-use crate::web::IdPath;
+use crate::web::{save_body, IdPath, Stored};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,25 +21,21 @@ pub fn router() -> Router<AppState> {
     post,
     path = "/users",
     tag = "users",
-    request_body(content = User, content_type = "application/json"),
+    request_body(content = inline(openapi::Users), content_type = "application/json", description = "One user, or a batch of up to 1,000 stored in one transaction."),
     responses(
         (status = 201, description = "Created; the stored record.", body = User),
-        (status = 200, description = "The identical record was already stored; the stored record.", body = User),
-        (status = 409, description = "`id-conflict`: a record with this id exists with different content; `ids-exhausted`: no id left to assign.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "One record: the identical record was already stored; the stored record. A batch: every record is stored; for each, the status a POST of it alone would have had (201 or 200) and the stored record.", body = inline(openapi::UsersStored)),
+        (status = 409, description = "`id-conflict`: a record with this id exists with different content; `ids-exhausted`: no id left to assign. In a batch, `index` names the record, and nothing of the batch is stored.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database cannot take the write now.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 #[tracing::instrument(skip_all)]
-async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Saved<User>> {
-    let now = Utc::now();
-    let user: User = Record::parse(&body, now)?;
+async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Stored<User>> {
     let recommender = state.recommender.clone();
-    state
-        .store
-        .save(user, now, move |user| {
-            recommender.user_stored(user.id.unwrap_or_default())
-        })
-        .await
+    save_body(&state.store, &body, move |user: &User| {
+        recommender.user_stored(user.id.unwrap_or_default())
+    })
+    .await
 }
 
 #[utoipa::path(

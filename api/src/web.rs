@@ -1,15 +1,18 @@
-//! What the resource routes share: the id in a path, and the answer to a POST.
+//! What the resource routes share: the id in a path, and the answer to a POST of one record
+//! or a batch.
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::Utc;
 use serde::Serialize;
-use slipstream_model::Id;
+use serde_json::Value;
+use slipstream_model::{parse_batch, Batch, Id};
 
-use crate::error::Error;
-use crate::store::Saved;
+use crate::error::{Error, Result};
+use crate::store::{Saved, Store, Table};
 
 /// The one id in a route's path, a positive integer; anything else is a 400 problem.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +40,62 @@ fn invalid_path(detail: String) -> Error {
     Error::BadRequest {
         kind: "invalid-path",
         detail,
+    }
+}
+
+/// What a POST stored: one record, or each record of a batch.
+#[derive(Debug)]
+pub enum Stored<R> {
+    One(Saved<R>),
+    Many(Vec<Saved<R>>),
+}
+
+/// One record of a batch's answer: what a POST of it alone would have answered.
+#[derive(Debug, Serialize)]
+struct BatchItem<R> {
+    status: u16,
+    record: R,
+}
+
+/// Validates a body of one record or a batch (every failing field named, by index in a
+/// batch) and saves it; `created` runs for each new record.
+pub async fn save_body<R: Table>(
+    store: &Store,
+    body: &Value,
+    created: impl FnMut(&R) + Send + 'static,
+) -> Result<Stored<R>> {
+    let now = Utc::now();
+    match parse_batch::<R>(body, now)? {
+        Batch::One(record) => store.save(record, now, created).await.map(Stored::One),
+        Batch::Many(records) => store
+            .save_all(records, now, created)
+            .await
+            .map(Stored::Many),
+    }
+}
+
+impl<R: Serialize> IntoResponse for Stored<R> {
+    /// A batch is answered 200 as a whole, each record with its own 201 or 200.
+    fn into_response(self) -> Response {
+        match self {
+            Self::One(saved) => saved.into_response(),
+            Self::Many(all) => {
+                let items: Vec<BatchItem<R>> = all
+                    .into_iter()
+                    .map(|saved| match saved {
+                        Saved::Created(record) => BatchItem {
+                            status: StatusCode::CREATED.as_u16(),
+                            record,
+                        },
+                        Saved::Replayed(record) => BatchItem {
+                            status: StatusCode::OK.as_u16(),
+                            record,
+                        },
+                    })
+                    .collect();
+                (StatusCode::OK, Json(items)).into_response()
+            }
+        }
     }
 }
 

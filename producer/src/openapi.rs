@@ -1,10 +1,10 @@
 //! The producer's OpenAPI document, generated from the handlers' annotations.
 
-use slipstream_model::{Coupon, Event, User, MAX_BATCH};
+use slipstream_model::{Coupon, Event, User};
 use slipstream_runtime::openapi::EdgeProblems;
 use slipstream_runtime::Problem;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
-use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::publisher::Receipt;
@@ -28,32 +28,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ProducerDoc::openapi()
 }
 
-/// One `item`, or an array of 1 to 1,000 of them.
-fn one_or_batch(item: &str) -> RefOr<Schema> {
-    let one = Ref::from_schema_name(item);
-    let batch = ArrayBuilder::new()
-        .items(one.clone())
-        .min_items(Some(1))
-        .max_items(Some(MAX_BATCH));
-    OneOfBuilder::new().item(one).item(batch).into()
-}
-
-/// Schemas of bodies holding one record, or a batch answered with one receipt per record.
-macro_rules! one_or_batch {
-    ($($name:ident of $item:ty),*) => {$(
-        pub struct $name;
-
-        impl PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                one_or_batch(&<$item as ToSchema>::name())
-            }
-        }
-
-        impl ToSchema for $name {}
-    )*};
-}
-
-one_or_batch!(Users of User, Events of Event, Coupons of Coupon, Receipts of Receipt);
+slipstream_runtime::one_or_batch!(Users of User, Events of Event, Coupons of Coupon, Receipts of Receipt);
 
 impl PartialSchema for Receipt {
     fn schema() -> RefOr<Schema> {

@@ -3,8 +3,10 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
+use slipstream_model::MAX_BATCH;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::Modify;
 use utoipa_scalar::{Scalar, Servable};
 
@@ -70,6 +72,41 @@ pub fn problem(description: &str) -> RefOr<Response> {
         )
         .build()
         .into()
+}
+
+/// One `item`, or an array of 1 to 1,000 of them: the body of a POST taking a batch.
+pub fn one_or_batch(item: &str) -> RefOr<Schema> {
+    one_or_batch_of(item, Ref::from_schema_name(item).into())
+}
+
+/// One `item`, or an array of 1 to 1,000 `items`: the answer to a POST taking a batch, which
+/// may describe each record of a batch differently from a lone record.
+pub fn one_or_batch_of(item: &str, items: RefOr<Schema>) -> RefOr<Schema> {
+    let batch = ArrayBuilder::new()
+        .items(items)
+        .min_items(Some(1))
+        .max_items(Some(MAX_BATCH));
+    OneOfBuilder::new()
+        .item(Ref::from_schema_name(item))
+        .item(batch)
+        .into()
+}
+
+/// Declares schema types for bodies holding one record or a batch of them:
+/// `one_or_batch!(Users of User, ...)`. The calling crate depends on `utoipa`.
+#[macro_export]
+macro_rules! one_or_batch {
+    ($($name:ident of $item:ty),* $(,)?) => {$(
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+                $crate::openapi::one_or_batch(&<$item as utoipa::ToSchema>::name())
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    )*};
 }
 
 /// `GET /openapi.json` and the interactive docs at `GET /docs`. The docs page loads its

@@ -122,57 +122,68 @@ impl Store {
     ///
     /// `created` runs after the commit of a new record, while the write connection is still
     /// held: whatever it updates sees writes in commit order.
-    ///
-    /// The write runs as a task of its own, so a client that hangs up cannot cancel it halfway
-    /// and leave the one write connection inside an unfinished transaction.
     pub async fn save<R: Table>(
         &self,
         record: R,
         now: DateTime<Utc>,
-        created: impl FnOnce(&R) + Send + 'static,
+        created: impl FnMut(&R) + Send + 'static,
     ) -> Result<Saved<R>> {
+        let saved = self
+            .save_all(vec![record], now, created)
+            .await
+            .map_err(Error::outside_batch)?;
+        saved
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow!("A write of one record saved none").into())
+    }
+
+    /// Saves records as [`Store::save`] does each, in order, all in one transaction: one
+    /// commit for a whole batch is what lets a consumer keep up with Kafka. A record that
+    /// fails rolls the batch back, and its error says which one it was.
+    ///
+    /// The write runs as a task of its own, so a client that hangs up cannot cancel it halfway
+    /// and leave the one write connection inside an unfinished transaction.
+    pub async fn save_all<R: Table>(
+        &self,
+        records: Vec<R>,
+        now: DateTime<Utc>,
+        created: impl FnMut(&R) + Send + 'static,
+    ) -> Result<Vec<Saved<R>>> {
         let store = self.clone();
         // The task keeps the request's span, so its log lines carry the request id.
-        let write = async move { store.save_to_end(record, now, created).await };
+        let write = async move { store.save_to_end(records, now, created).await };
         tokio::spawn(write.instrument(tracing::Span::current()))
             .await
             .map_err(|e| anyhow!("A write task failed: {e}"))?
     }
 
-    #[tracing::instrument(skip_all, fields(kind = %R::KIND, id = record.id()))]
+    #[tracing::instrument(skip_all, fields(kind = %R::KIND, records = records.len()))]
     async fn save_to_end<R: Table>(
         &self,
-        mut record: R,
+        records: Vec<R>,
         now: DateTime<Utc>,
-        created: impl FnOnce(&R),
-    ) -> Result<Saved<R>> {
-        record.to_storage_precision();
+        mut created: impl FnMut(&R),
+    ) -> Result<Vec<Saved<R>>> {
         let mut conn = self.write.acquire().await?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let saved = match record.id() {
-            Some(id) => match R::find(&mut tx, id).await? {
-                Some(stored) if record.same_content(&stored) => Saved::Replayed(stored),
-                Some(_) => return Err(Error::IdConflict { kind: R::KIND, id }),
-                None => Saved::Created(insert(&mut tx, record, now).await?),
-            },
-            None => {
-                let id = next_id(&mut tx, R::TABLE)
-                    .await?
-                    .ok_or(Error::IdsExhausted { kind: R::KIND })?;
-                record.set_id(id);
-                Saved::Created(insert(&mut tx, record, now).await?)
-            }
-        };
-        tx.commit().await?;
-        metrics::stored(R::KIND, matches!(saved, Saved::Created(_)));
-        if let Saved::Created(record) = &saved {
-            created(record);
+        let mut saved = Vec::with_capacity(records.len());
+        for (index, record) in records.into_iter().enumerate() {
+            let one = save_one(&mut tx, record, now).await;
+            saved.push(one.map_err(|e| e.in_batch(index))?);
         }
-        drop(conn);
-        tracing::debug!(
-            created = matches!(saved, Saved::Created(_)),
-            "Saved a record."
-        );
+        tx.commit().await?;
+        for one in &saved {
+            let (record, is_new) = match one {
+                Saved::Created(record) => (record, true),
+                Saved::Replayed(record) => (record, false),
+            };
+            metrics::stored(R::KIND, is_new);
+            if is_new {
+                created(record);
+            }
+            tracing::debug!(id = record.id(), created = is_new, "Saved a record.");
+        }
         Ok(saved)
     }
 
@@ -205,6 +216,30 @@ impl Store {
         let mut conn = self.read.acquire().await?;
         R::find(&mut conn, id).await
     }
+}
+
+/// One record's part of a save: inserted, recognised as a replay, or refused.
+async fn save_one<R: Table>(
+    tx: &mut SqliteConnection,
+    mut record: R,
+    now: DateTime<Utc>,
+) -> Result<Saved<R>> {
+    record.to_storage_precision();
+    let saved = match record.id() {
+        Some(id) => match R::find(tx, id).await? {
+            Some(stored) if record.same_content(&stored) => Saved::Replayed(stored),
+            Some(_) => return Err(Error::IdConflict { kind: R::KIND, id }),
+            None => Saved::Created(insert(tx, record, now).await?),
+        },
+        None => {
+            let id = next_id(tx, R::TABLE)
+                .await?
+                .ok_or(Error::IdsExhausted { kind: R::KIND })?;
+            record.set_id(id);
+            Saved::Created(insert(tx, record, now).await?)
+        }
+    };
+    Ok(saved)
 }
 
 async fn insert<R: Table>(

@@ -1,6 +1,7 @@
 //! The api over real HTTP: each test runs its own app on a free port with a fresh database.
 
 mod bad_input;
+mod batches;
 mod coupons;
 mod edge;
 mod events;
