@@ -33,6 +33,11 @@ pub struct Config {
     /// Port of the health endpoint (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = 8100)]
     pub port: u16,
+    /// Most messages of a partition forwarded in one request, as a JSON array the api stores
+    /// in one transaction; a backlog drains in batches, a trickle goes one by one. 1 turns
+    /// batching off.
+    #[arg(long, env = "FORWARD_BATCH", default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub forward_batch: u16,
     /// Timeout of one forward to the api.
     #[arg(long, env = "FORWARD_TIMEOUT_MS", default_value_t = 10_000)]
     pub forward_timeout_ms: u64,

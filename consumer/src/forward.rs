@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
+use serde::Deserialize;
 use slipstream_model::Kind;
 
 /// What to do with a message after the api answered.
@@ -48,22 +49,96 @@ impl Forwarder {
 
     /// POSTs the record as it came from Kafka, passing the request context on.
     pub async fn forward(&self, payload: &[u8], context: HeaderMap) -> Outcome {
-        let response = self
-            .client
-            .post(&self.url)
-            .headers(context)
-            .header(CONTENT_TYPE, "application/json")
-            .body(payload.to_vec())
-            .send()
-            .await;
-        match response {
+        match self.send(payload.to_vec(), context).await {
             Ok(response) => classify(response).await,
-            Err(e) => Outcome::Retry {
-                reason: format!("api unreachable: {e}"),
+            Err(reason) => Outcome::Retry {
+                reason,
                 after: None,
             },
         }
     }
+
+    /// POSTs `records` records as one JSON array (`body`), which the api stores in one
+    /// transaction or not at all.
+    pub async fn forward_batch(
+        &self,
+        body: Vec<u8>,
+        records: usize,
+        context: HeaderMap,
+    ) -> BatchOutcome {
+        let response = match self.send(body, context).await {
+            Ok(response) => response,
+            Err(reason) => {
+                return BatchOutcome::Retry {
+                    reason,
+                    after: None,
+                }
+            }
+        };
+        let status = response.status();
+        if let Some(after) = retryable(status).then(|| retry_after(response.headers())) {
+            return BatchOutcome::Retry {
+                reason: format!("api answered {status}"),
+                after,
+            };
+        }
+        if status != StatusCode::OK {
+            return BatchOutcome::Refused {
+                status: status.as_u16(),
+            };
+        }
+        match response.json::<Vec<BatchItem>>().await {
+            Ok(items) if items.len() == records => {
+                BatchOutcome::Stored(items.iter().map(|i| i.status == 201).collect())
+            }
+            // Not the answer to this batch: each message goes on its own instead.
+            _ => BatchOutcome::Refused {
+                status: status.as_u16(),
+            },
+        }
+    }
+
+    /// The api's answer, or why there was none (worth a retry).
+    async fn send(&self, body: Vec<u8>, context: HeaderMap) -> Result<reqwest::Response, String> {
+        self.client
+            .post(&self.url)
+            .headers(context)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("api unreachable: {e}"))
+    }
+}
+
+/// What to do with the messages of a batch after the api answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Every record is stored: for each, whether it was new (else already there).
+    Stored(Vec<bool>),
+    /// The api or the way to it failed; try the batch again, no sooner than the hint.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// The api took none of it (a record it refuses, a body over its limit): each message
+    /// goes on its own, so each gets its own verdict.
+    Refused { status: u16 },
+}
+
+/// The part of a batch answer's item the consumer needs.
+#[derive(Debug, Deserialize)]
+struct BatchItem {
+    status: u16,
+}
+
+/// Answers worth the same request again later: the api is down, overloaded or timed out.
+fn retryable(status: StatusCode) -> bool {
+    status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
+        )
 }
 
 async fn classify(response: reqwest::Response) -> Outcome {
@@ -76,22 +151,20 @@ async fn classify(response: reqwest::Response) -> Outcome {
         return Outcome::Stored;
     }
     let problem = response.text().await.unwrap_or_default();
-    match status {
-        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Outcome::Retry {
+    if retryable(status) {
+        return Outcome::Retry {
             reason: format!("api answered {status}"),
             after,
-        },
-        s if s.is_server_error() => Outcome::Retry {
-            reason: format!("api answered {status}"),
-            after,
-        },
-        StatusCode::CONFLICT if problem_type(&problem) == Some("missing-reference".into()) => {
-            Outcome::MissingReference { problem }
-        }
-        _ => Outcome::Rejected {
-            status: status.as_u16(),
-            problem,
-        },
+        };
+    }
+    if status == StatusCode::CONFLICT
+        && problem_type(&problem).as_deref() == Some("missing-reference")
+    {
+        return Outcome::MissingReference { problem };
+    }
+    Outcome::Rejected {
+        status: status.as_u16(),
+        problem,
     }
 }
 

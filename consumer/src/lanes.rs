@@ -1,5 +1,6 @@
 //! One lane per assigned partition: a partition's messages are handled one after another, in
-//! offset order, while partitions proceed side by side. The consume loop owns the lanes and
+//! offset order (a backlog in batches of consecutive messages), while partitions proceed side
+//! by side. The consume loop owns the lanes and
 //! keeps polling Kafka whatever they wait for, so the consumer stays in its group through an
 //! api outage of any length; a lane that falls behind has its partition paused instead.
 
@@ -19,6 +20,10 @@ use crate::worker::{Handled, Worker};
 /// Messages a lane may hold before its partition is paused: plenty to keep it busy, little
 /// enough that a lane stuck on a retry holds little memory. Fetching resumes at half.
 const DEPTH: usize = 256;
+
+/// A batch stops growing at this many bytes of values: a quarter of the api's default body
+/// limit (1 MiB), so a batch it refuses as too large is rare (its messages then go one by one).
+const BATCH_BYTES: usize = 256 * 1024;
 
 /// A lane finished a message.
 #[derive(Debug)]
@@ -186,7 +191,7 @@ struct Driver {
 impl Driver {
     async fn run(self, mut messages: mpsc::UnboundedReceiver<OwnedMessage>) {
         loop {
-            let message = tokio::select! {
+            let first = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return,
                 message = messages.recv() => match message {
@@ -194,18 +199,47 @@ impl Driver {
                     None => return,
                 },
             };
-            let handled = self.worker.handle(&message, &self.stop).await;
-            let report = Finished {
-                lane: self.lane,
-                partition: message.partition(),
-                offset: message.offset(),
-                handled,
-            };
-            if self.finished.send(report).is_err() || handled == Handled::Abandoned {
-                return;
+            let batch = self.gather(first, &mut messages);
+            let handled = self.worker.handle_all(&batch, &self.stop).await;
+            for (message, &handled) in batch.iter().zip(&handled) {
+                let report = Finished {
+                    lane: self.lane,
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    handled,
+                };
+                if self.finished.send(report).is_err() || handled == Handled::Abandoned {
+                    return;
+                }
+            }
+            if handled.len() < batch.len() {
+                return; // Abandoned before the rest.
             }
         }
     }
+
+    /// `first` and whatever else the lane already holds, up to a batch: a backlog is
+    /// forwarded in large requests, while a lone message does not wait for company.
+    fn gather(
+        &self,
+        first: OwnedMessage,
+        messages: &mut mpsc::UnboundedReceiver<OwnedMessage>,
+    ) -> Vec<OwnedMessage> {
+        let mut bytes = payload_len(&first);
+        let mut batch = vec![first];
+        while batch.len() < self.worker.batch() && bytes < BATCH_BYTES {
+            let Ok(message) = messages.try_recv() else {
+                break;
+            };
+            bytes += payload_len(&message);
+            batch.push(message);
+        }
+        batch
+    }
+}
+
+fn payload_len(message: &OwnedMessage) -> usize {
+    message.payload().map_or(0, <[u8]>::len)
 }
 
 fn partition_list(topic: &str, partition: i32) -> TopicPartitionList {

@@ -42,11 +42,16 @@ pub fn describe() {
 }
 
 pub fn message(topic: &str, outcome: Outcome) {
+    messages(topic, outcome, 1);
+}
+
+/// `count` messages of one batch met the same outcome.
+pub fn messages(topic: &str, outcome: Outcome, count: usize) {
     let labels = [
         ("topic", topic.to_owned()),
         ("outcome", outcome.as_str().to_owned()),
     ];
-    metrics::counter!("slipstream_consumer_messages_total", &labels).increment(1);
+    metrics::counter!("slipstream_consumer_messages_total", &labels).increment(count as u64);
 }
 
 pub fn forwarded(topic: &str, took: Duration) {

@@ -10,10 +10,11 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use slipstream_runtime::kafka::headers;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::dead_letter::{DeadLetters, Verdict};
-use crate::forward::{Forwarder, Outcome};
+use crate::forward::{BatchOutcome, Forwarder, Outcome};
 use crate::metrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,7 @@ pub enum Handled {
 
 pub struct Worker {
     topic: String,
+    batch: usize,
     forwarder: Forwarder,
     dead_letters: DeadLetters,
     missing_reference_timeout: Duration,
@@ -35,6 +37,7 @@ impl Worker {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
             topic: config.kafka.topic(config.topic),
+            batch: usize::from(config.forward_batch),
             forwarder: Forwarder::new(&config.api_url, config.topic, config.forward_timeout())?,
             dead_letters: DeadLetters::new(
                 &config.kafka,
@@ -45,17 +48,107 @@ impl Worker {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(partition = message.partition(), offset = message.offset(), request_id, traceparent))]
-    pub async fn handle(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
-        let context = request_context(message);
-        for (header, field) in [
-            ("x-request-id", "request_id"),
-            ("traceparent", "traceparent"),
-        ] {
-            if let Some(value) = context.get(header).and_then(|v| v.to_str().ok()) {
-                tracing::Span::current().record(field, value);
+    /// Most messages [`Worker::handle_all`] takes at once.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Handles consecutive messages of one partition: forwarded as one batch when the api
+    /// takes them all, otherwise each on its own, in order. Stops at the first message
+    /// abandoned, so the answer may be shorter than `messages`.
+    pub async fn handle_all(
+        &self,
+        messages: &[OwnedMessage],
+        stop: &CancellationToken,
+    ) -> Vec<Handled> {
+        if let [message] = messages {
+            return vec![self.handle(message, stop).await];
+        }
+        if let Some(handled) = self.forward_batch(messages, stop).await {
+            return handled;
+        }
+        let mut handled = Vec::with_capacity(messages.len());
+        for message in messages {
+            let one = self.handle(message, stop).await;
+            handled.push(one);
+            if one == Handled::Abandoned {
+                break;
             }
         }
+        handled
+    }
+
+    /// Forwards the messages as one JSON array, retrying while the api is unavailable;
+    /// `None` when the api refused the batch (or a message is not JSON), so each message must
+    /// go alone to get its own verdict.
+    ///
+    /// A batch has a request id of its own; each message's log line names it, which is how a
+    /// record's request id leads to the api's log.
+    #[tracing::instrument(skip_all, fields(messages = messages.len(), first_offset = messages[0].offset(), request_id = tracing::field::Empty))]
+    async fn forward_batch(
+        &self,
+        messages: &[OwnedMessage],
+        stop: &CancellationToken,
+    ) -> Option<Vec<Handled>> {
+        let body = batch_body(messages)?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        tracing::Span::current().record("request_id", &request_id);
+        let mut context = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            context.insert(HeaderName::from_static("x-request-id"), value);
+        }
+        for attempt in 0u32.. {
+            let sent = Instant::now();
+            let outcome = self
+                .forwarder
+                .forward_batch(body.clone(), messages.len(), context.clone())
+                .await;
+            metrics::forwarded(&self.topic, sent.elapsed());
+            let wait = match outcome {
+                BatchOutcome::Stored(created) => {
+                    for (message, created) in messages.iter().zip(created) {
+                        self.stored(message, created, &request_id);
+                    }
+                    return Some(vec![Handled::Done; messages.len()]);
+                }
+                BatchOutcome::Refused { status } => {
+                    tracing::debug!(status, "Batch refused, forwarding its messages one by one.");
+                    return None;
+                }
+                BatchOutcome::Retry { reason, after } => {
+                    tracing::warn!(attempt, %reason, "Batch forward failed, retrying.");
+                    self.backoff(attempt, after)
+                }
+            };
+            metrics::messages(&self.topic, metrics::Outcome::Retried, messages.len());
+            if sleep_or_stop(wait, stop).await {
+                return Some(vec![Handled::Abandoned]);
+            }
+        }
+        Some(vec![Handled::Abandoned])
+    }
+
+    /// Counts and logs a message of a stored batch, in a span like [`Worker::handle`]'s.
+    fn stored(&self, message: &OwnedMessage, created: bool, batch: &str) {
+        let outcome = if created {
+            metrics::Outcome::Stored
+        } else {
+            metrics::Outcome::Replayed
+        };
+        metrics::message(&self.topic, outcome);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let span = message_span(message);
+            span.in_scope(|| tracing::debug!(batch, created, "Message stored in a batch."));
+        }
+    }
+
+    pub async fn handle(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
+        let span = message_span(message);
+        self.forward_alone(message, stop).instrument(span).await
+    }
+
+    async fn forward_alone(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
+        let context = request_context(message);
         let payload = message.payload().unwrap_or_default();
         if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
             let verdict = Verdict {
@@ -157,6 +250,52 @@ impl Worker {
     }
 }
 
+/// A message's span: where it is in Kafka, and the request context it carries.
+fn message_span(message: &OwnedMessage) -> tracing::Span {
+    let span = tracing::info_span!(
+        "message",
+        partition = message.partition(),
+        offset = message.offset(),
+        request_id = tracing::field::Empty,
+        traceparent = tracing::field::Empty,
+    );
+    for (header, field) in [
+        (headers::REQUEST_ID, "request_id"),
+        (headers::TRACEPARENT, "traceparent"),
+    ] {
+        if let Some(value) = header_text(message, header) {
+            span.record(field, value);
+        }
+    }
+    span
+}
+
+fn header_text<'m>(message: &'m OwnedMessage, name: &str) -> Option<&'m str> {
+    let header = message.headers()?.iter().find(|h| h.key == name)?;
+    std::str::from_utf8(header.value?).ok()
+}
+
+/// The messages' values as one JSON array, exactly as they came; `None` when one is not JSON
+/// (it goes alone, to the dead-letter topic).
+fn batch_body(messages: &[OwnedMessage]) -> Option<Vec<u8>> {
+    let size: usize = messages
+        .iter()
+        .map(|m| m.payload().map_or(0, <[u8]>::len) + 1)
+        .sum();
+    let mut body = Vec::with_capacity(size + 1);
+    body.push(b'[');
+    for (i, message) in messages.iter().enumerate() {
+        let payload = message.payload().unwrap_or_default();
+        serde_json::from_slice::<serde::de::IgnoredAny>(payload).ok()?;
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(payload);
+    }
+    body.push(b']');
+    Some(body)
+}
+
 /// Sleeps, returning `true` if `stop` came first.
 async fn sleep_or_stop(wait: Duration, stop: &CancellationToken) -> bool {
     tokio::select! {
@@ -182,4 +321,32 @@ fn request_context(message: &OwnedMessage) -> HeaderMap {
         }
     }
     context
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::Timestamp;
+
+    use super::*;
+
+    fn message(payload: &[u8]) -> OwnedMessage {
+        let payload = Some(payload.to_vec());
+        OwnedMessage::new(
+            payload,
+            None,
+            "users".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            None,
+        )
+    }
+
+    #[test]
+    fn a_batch_body_is_the_values_as_they_came_in_one_array() {
+        let body = batch_body(&[message(br#"{"id":1}"#), message(br#"{ "id": 2 }"#)]);
+        assert_eq!(body.as_deref(), Some(&br#"[{"id":1},{ "id": 2 }]"#[..]));
+        assert_eq!(batch_body(&[message(b"{}"), message(b"{not json")]), None);
+        assert_eq!(batch_body(&[message(b"{}"), message(b"")]), None);
+    }
 }

@@ -10,7 +10,8 @@ use crate::helpers::Setup;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_each_outcome_and_report_lag_per_partition() {
-    let mut setup = Setup::start("users", &[]).await;
+    // One message per forward, so the forwards can be counted exactly.
+    let mut setup = Setup::start("users", &[("FORWARD_BATCH", "1")]).await;
     setup.start_api().await;
     let user =
         json!({"id": 1, "birth_year": 1980, "country": "GR", "currency": "EUR", "gender": "M"});
