@@ -3,6 +3,7 @@
 //! every record.
 
 mod data;
+mod latency;
 mod post;
 mod report;
 mod verify;
@@ -16,6 +17,7 @@ use futures::{stream, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use data::{load, Entity};
+pub use latency::Latencies;
 pub use post::{Outcome, RetryPolicy, Sender};
 pub use report::{write_table, Row};
 
@@ -130,12 +132,18 @@ async fn upload_entity(
             bar.suspend(|| warn(&format!("{}: {error}", entity.name)));
         }
     }
+    row(entity, started.elapsed(), &outcomes)
+}
+
+/// The table row of one entity from what became of its chunks.
+fn row(entity: &Entity, elapsed: Duration, outcomes: &[Outcome]) -> Row {
     Row {
         name: entity.name,
         amount: entity.records.len(),
-        elapsed: started.elapsed(),
+        elapsed,
         errors: outcomes.iter().map(|o| o.failed).sum(),
         retries: outcomes.iter().map(|o| o.retries).sum(),
+        latencies: Latencies::new(outcomes.iter().filter_map(|o| o.latency).collect()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! (the problem body lists the `failed` indexes), so an upload neither duplicates nor loses a
 //! record.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
@@ -25,6 +25,9 @@ pub struct Outcome {
     pub retries: u32,
     /// Why the last failed record failed, for the report.
     pub error: Option<String>,
+    /// How long the request the producer answered 202 took, the waits before it left out:
+    /// the accept latency SPEC §8 sets a target for. `None` when no request got a 202.
+    pub latency: Option<Duration>,
 }
 
 /// Posts chunks of JSONL lines to one producer.
@@ -70,9 +73,11 @@ impl Sender {
         let mut pending: Vec<&str> = records.iter().map(String::as_str).collect();
         let mut outcome = Outcome::default();
         for attempt in 1..=self.retry.attempts.max(1) {
+            let posted = Instant::now();
             let wait = match self.post(path, &pending, single).await {
                 Answer::Accepted => {
                     outcome.accepted += pending.len();
+                    outcome.latency = Some(posted.elapsed());
                     return outcome;
                 }
                 Answer::Rejected(error) => return fail(outcome, pending.len(), error),
@@ -256,6 +261,11 @@ mod tests {
             started.elapsed() >= Duration::from_secs(1),
             "Retry-After: 1 honoured"
         );
+        assert!(
+            outcome.latency.is_some_and(|l| l < Duration::from_secs(1)),
+            "the latency is the 202's own, not the wait before it: {:?}",
+            outcome.latency
+        );
         assert_eq!(
             (outcome.accepted, outcome.failed, outcome.retries),
             (4, 0, 1)
@@ -291,6 +301,7 @@ mod tests {
         let outcome = sender.send("/users", &records(1), true).await;
 
         assert_eq!((outcome.accepted, outcome.failed), (1, 0));
+        assert!(outcome.latency.is_some());
         assert_eq!(bodies(&fake), [json!({"id": 1})]);
     }
 
@@ -305,6 +316,7 @@ mod tests {
             (outcome.accepted, outcome.failed, outcome.retries),
             (0, 2, 0)
         );
+        assert_eq!(outcome.latency, None, "no 202, no accept latency");
         assert!(outcome.error.is_some_and(|e| e.contains("422")));
         assert_eq!(bodies(&fake).len(), 1);
     }

@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::time::Duration;
 
+use super::latency::Latencies;
+
 /// What one entity's upload came to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -14,6 +16,8 @@ pub struct Row {
     /// Records the producer never took.
     pub errors: usize,
     pub retries: u32,
+    /// Of every request the producer answered 202, retry waits left out.
+    pub latencies: Latencies,
 }
 
 impl Row {
@@ -26,14 +30,22 @@ impl Row {
             0.0
         }
     }
+
+    /// The accept latency at `q` in milliseconds, or `-` when nothing was accepted.
+    fn latency_ms(&self, q: f64) -> String {
+        self.latencies.percentile(q).map_or_else(
+            || "-".to_owned(),
+            |d| format!("{:.2}", d.as_secs_f64() * 1e3),
+        )
+    }
 }
 
 /// Writes the table with a total row.
 pub fn write_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<8} {:>9} {:>8} {:>10} {:>7} {:>8}",
-        "entity", "amount", "seconds", "records/s", "errors", "retries"
+        "{:<8} {:>9} {:>8} {:>10} {:>7} {:>8} {:>7} {:>7}",
+        "entity", "amount", "seconds", "records/s", "errors", "retries", "p50 ms", "p99 ms"
     )?;
     let total = Row {
         name: "total",
@@ -41,17 +53,20 @@ pub fn write_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
         elapsed: rows.iter().map(|r| r.elapsed).sum(),
         errors: rows.iter().map(|r| r.errors).sum(),
         retries: rows.iter().map(|r| r.retries).sum(),
+        latencies: Latencies::merged(rows.iter().map(|r| &r.latencies)),
     };
     for row in rows.iter().chain([&total]) {
         writeln!(
             out,
-            "{:<8} {:>9} {:>8.3} {:>10.1} {:>7} {:>8}",
+            "{:<8} {:>9} {:>8.3} {:>10.1} {:>7} {:>8} {:>7} {:>7}",
             row.name,
             row.amount,
             row.elapsed.as_secs_f64(),
             row.rate(),
             row.errors,
-            row.retries
+            row.retries,
+            row.latency_ms(0.5),
+            row.latency_ms(0.99)
         )?;
     }
     Ok(())
@@ -61,19 +76,33 @@ pub fn write_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn table_has_a_row_per_entity_and_a_total_with_the_rate_of_records_taken() {
-        let row = |name, amount, ms, errors| Row {
+    fn row(name: &'static str, amount: usize, ms: u64, errors: usize, latencies: &[u64]) -> Row {
+        Row {
             name,
             amount,
             elapsed: Duration::from_millis(ms),
             errors,
             retries: 0,
-        };
+            latencies: Latencies::new(
+                latencies
+                    .iter()
+                    .copied()
+                    .map(Duration::from_millis)
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn table_has_a_row_per_entity_and_a_total_with_the_rate_taken_and_accept_latencies() {
         let mut out = Vec::new();
         write_table(
             &mut out,
-            &[row("users", 100, 500, 0), row("coupons", 300, 1500, 100)],
+            &[
+                row("users", 100, 500, 0, &[2, 4]),
+                row("events", 50, 500, 50, &[]),
+                row("coupons", 300, 1500, 100, &[1, 3, 30]),
+            ],
         )
         .expect("writes");
         let text = String::from_utf8(out).expect("UTF-8");
@@ -81,19 +110,19 @@ mod tests {
             .lines()
             .map(|l| l.split_whitespace().collect())
             .collect();
-        assert_eq!(
-            lines[0],
-            [
-                "entity",
-                "amount",
-                "seconds",
-                "records/s",
-                "errors",
-                "retries"
-            ]
-        );
-        assert_eq!(lines[1], ["users", "100", "0.500", "200.0", "0", "0"]);
-        assert_eq!(lines[2], ["coupons", "300", "1.500", "133.3", "100", "0"]);
-        assert_eq!(lines[3], ["total", "400", "2.000", "150.0", "100", "0"]);
+        let header = "entity amount seconds records/s errors retries p50 ms p99 ms";
+        assert_eq!(lines[0], header.split(' ').collect::<Vec<_>>());
+        let users = ["users", "100", "0.500", "200.0", "0", "0", "2.00", "4.00"];
+        assert_eq!(lines[1], users);
+        let events = ["events", "50", "0.500", "0.0", "50", "0", "-", "-"];
+        assert_eq!(lines[2], events, "nothing accepted, no latency");
+        let coupons = [
+            "coupons", "300", "1.500", "133.3", "100", "0", "3.00", "30.00",
+        ];
+        assert_eq!(lines[3], coupons);
+        let total = [
+            "total", "450", "2.500", "120.0", "150", "0", "3.00", "30.00",
+        ];
+        assert_eq!(lines[4], total, "percentiles over every request");
     }
 }
