@@ -48,6 +48,41 @@ impl Table for Coupon {
         }
     }
 
+    /// Two statements for the whole batch, each reading its rows from one JSON array: the
+    /// per-statement cost, not SQLite's, is what limits a coupon-per-statement insert.
+    async fn insert_all(coupons: &[Self], conn: &mut SqliteConnection) -> Result<()> {
+        let rows: Vec<_> = coupons
+            .iter()
+            .map(|c| (c.id, c.user_id, c.stake.cents(), c.timestamp.map(micros)))
+            .collect();
+        sqlx::query(
+            "INSERT INTO coupons (id, user_id, stake, timestamp)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
+        )
+        .bind(json_rows(&rows)?)
+        .execute(&mut *conn)
+        .await?;
+        let selections: Vec<_> = coupons
+            .iter()
+            .flat_map(|c| {
+                let placed_at = c.timestamp.map(micros);
+                (0_i64..).zip(&c.selections).map(move |(position, s)| {
+                    let odds = s.odds.thousandths();
+                    (c.id, position, s.event_id, odds, c.user_id, placed_at)
+                })
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO selections (coupon_id, position, event_id, odds, user_id, placed_at)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+             FROM json_each(?)",
+        )
+        .bind(json_rows(&selections)?)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     fn same_content(&self, stored: &Self) -> bool {
         let mut request = self.clone();
         request.timestamp = request.timestamp.or(stored.timestamp);
@@ -107,6 +142,11 @@ async fn insert_rows(coupon: &Coupon, conn: &mut SqliteConnection) -> Result<(),
         .await?;
     }
     Ok(())
+}
+
+/// Rows as one JSON array of arrays, for `json_each`.
+fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String> {
+    Ok(serde_json::to_string(rows).map_err(anyhow::Error::from)?)
 }
 
 async fn missing_references(conn: &mut SqliteConnection, coupon: &Coupon) -> Result<Missing> {

@@ -56,6 +56,59 @@ async fn a_batch_of_coupons_reaches_the_recommendations() {
 }
 
 #[tokio::test]
+async fn a_batch_of_new_coupons_is_stored_exactly_as_sent() {
+    let app = TestApp::spawn().await;
+    let events = json!([
+        with_id(event(), 1),
+        with_id(event(), 2),
+        with_id(event(), 3)
+    ]);
+    assert_eq!(app.post("/events", &events).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.post("/users", &json!([with_id(user(), 5), with_id(user(), 6)]))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let coupons = json!([
+        {"id": 20, "user_id": 5, "stake": 0.29, "selections": [{"event_id": 3, "odds": 1.01}, {"event_id": 1, "odds": 10000}], "timestamp": "2024-05-01T18:30:00.123456Z"},
+        {"id": 21, "user_id": 6, "stake": 1000000, "selections": [{"event_id": 2, "odds": 2.5}], "timestamp": "2024-05-02T08:00:00Z"},
+    ]);
+    let answer: Value = app
+        .post("/coupons", &coupons)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(statuses(&answer), [201, 201]);
+    for (i, id) in [(0, 20), (1, 21)] {
+        let stored: Value = app
+            .get(&format!("/coupons/{id}"))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(stored, coupons[i], "coupon {id}");
+        assert_eq!(answer[i]["record"], coupons[i], "coupon {id} as answered");
+    }
+    // Sent again, the batch is recognised record by record.
+    let again: Value = app
+        .post("/coupons", &coupons)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(statuses(&again), [200, 200]);
+    let recommended: Value = app
+        .get("/recommendation/6")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(recommended["strategy"], "favourite_sport");
+}
+
+#[tokio::test]
 async fn a_refused_record_rolls_the_whole_batch_back_and_is_named() {
     let app = TestApp::spawn().await;
     let user_id = app.create("/users", &user()).await;
