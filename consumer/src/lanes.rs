@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::group::GroupContext;
 use crate::worker::{Handled, Worker};
 
-/// Messages a lane may hold before its partition is paused: plenty to keep it busy, little
-/// enough that a lane stuck on a retry holds little memory. Fetching resumes at half.
-const DEPTH: usize = 256;
+/// Messages a lane may hold before its partition is paused: two full batches, so the next
+/// batch is there when one comes back, and little enough that a lane stuck on a retry holds
+/// little memory (a few hundred KiB). Fetching resumes at half.
+const DEPTH: usize = 2_000;
 
 /// A batch stops growing at this many bytes of values: a quarter of the api's default body
 /// limit (1 MiB), so a batch it refuses as too large is rare (its messages then go one by one).

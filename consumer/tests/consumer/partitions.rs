@@ -75,12 +75,12 @@ async fn the_consumer_stays_in_its_group_while_the_api_is_down_longer_than_the_p
 async fn a_backlog_deeper_than_a_lane_is_paused_and_resumed_without_loss_or_duplicates() {
     let env = [("RUST_LOG", "info,consumer=debug")];
     let mut setup = Setup::start("users", &env).await;
-    // More than a lane holds, written while the api is down; user 1 comes twice, so its
+    // More than a lane holds (2,000), written while the api is down; user 1 comes twice, so its
     // second version (a conflict) must be dead-lettered once, after the first was stored.
-    let mut records: Vec<(String, Value)> = (1..=700)
+    let mut records: Vec<(String, Value)> = (1..=2_500)
         .map(|id| (id.to_string(), user(id, 1980)))
         .collect();
-    records.insert(600, ("1".into(), user(1, 1999)));
+    records.insert(2_200, ("1".into(), user(1, 1999)));
     let records: Vec<(&str, Value)> = records
         .iter()
         .map(|(k, v)| (k.as_str(), v.clone()))
@@ -89,8 +89,8 @@ async fn a_backlog_deeper_than_a_lane_is_paused_and_resumed_without_loss_or_dupl
     setup.wait_for_log("Partition paused").await;
 
     setup.start_api().await;
-    setup.wait_committed(701, Duration::from_secs(120)).await;
-    for id in 1..=700 {
+    setup.wait_committed(2_501, Duration::from_secs(120)).await;
+    for id in 1..=2_500 {
         let stored = setup.get(&format!("/users/{id}")).await;
         assert!(stored.is_some(), "user {id} was lost");
     }
