@@ -6,6 +6,17 @@ use serde_json::{json, Value};
 
 use crate::helpers::{coupon, event, failing_fields, problem, user, with_id, TestApp};
 
+/// Posts a batch that must be stored whole, and returns the answer.
+async fn store(app: &TestApp, path: &str, batch: &Value) -> Value {
+    let response = app.post(path, batch).await;
+    assert_eq!(response.status(), StatusCode::OK, "POST {path} {batch}");
+    response.json().await.expect("JSON")
+}
+
+async fn read(app: &TestApp, path: &str) -> Value {
+    app.get(path).await.json().await.expect("JSON")
+}
+
 /// The `status` of each item of a batch's answer.
 fn statuses(answer: &Value) -> Vec<u64> {
     let items = answer.as_array().expect("an array");
@@ -20,9 +31,7 @@ async fn a_batch_answers_each_record_as_a_lone_post_would() {
     let app = TestApp::spawn().await;
     app.create("/users", &with_id(user(), 10)).await;
     let batch = json!([with_id(user(), 11), with_id(user(), 10), user()]);
-    let response = app.post("/users", &batch).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let answer: Value = response.json().await.expect("JSON");
+    let answer = store(&app, "/users", &batch).await;
     assert_eq!(statuses(&answer), [201, 200, 201]);
     assert_eq!(answer[0]["record"]["id"], 11);
     assert_eq!(answer[1]["record"]["id"], 10);
@@ -36,22 +45,15 @@ async fn a_batch_answers_each_record_as_a_lone_post_would() {
 async fn a_batch_of_coupons_reaches_the_recommendations() {
     let app = TestApp::spawn().await;
     let events = json!([with_id(event(), 1), with_id(event(), 2)]);
-    assert_eq!(app.post("/events", &events).await.status(), StatusCode::OK);
+    store(&app, "/events", &events).await;
     let users = json!([with_id(user(), 5)]);
-    assert_eq!(app.post("/users", &users).await.status(), StatusCode::OK);
+    store(&app, "/users", &users).await;
     let coupons = json!([coupon(5, &[1]), coupon(5, &[1, 2])]);
-    let response = app.post("/coupons", &coupons).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let answer: Value = response.json().await.expect("JSON");
+    let answer = store(&app, "/coupons", &coupons).await;
     assert_eq!(statuses(&answer), [201, 201]);
-    let of_user: Value = app.get("/coupons/user/5").await.json().await.expect("JSON");
+    let of_user = read(&app, "/coupons/user/5").await;
     assert_eq!(of_user.as_array().map(Vec::len), Some(2));
-    let recommended: Value = app
-        .get("/recommendation/5")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let recommended = read(&app, "/recommendation/5").await;
     assert_eq!(recommended["strategy"], "favourite_sport");
 }
 
@@ -63,48 +65,28 @@ async fn a_batch_of_new_coupons_is_stored_exactly_as_sent() {
         with_id(event(), 2),
         with_id(event(), 3)
     ]);
-    assert_eq!(app.post("/events", &events).await.status(), StatusCode::OK);
-    assert_eq!(
-        app.post("/users", &json!([with_id(user(), 5), with_id(user(), 6)]))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    store(&app, "/events", &events).await;
+    store(
+        &app,
+        "/users",
+        &json!([with_id(user(), 5), with_id(user(), 6)]),
+    )
+    .await;
     let coupons = json!([
         {"id": 20, "user_id": 5, "stake": 0.29, "selections": [{"event_id": 3, "odds": 1.01}, {"event_id": 1, "odds": 10000}], "timestamp": "2024-05-01T18:30:00.123456Z"},
         {"id": 21, "user_id": 6, "stake": 1000000, "selections": [{"event_id": 2, "odds": 2.5}], "timestamp": "2024-05-02T08:00:00Z"},
     ]);
-    let answer: Value = app
-        .post("/coupons", &coupons)
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let answer = store(&app, "/coupons", &coupons).await;
     assert_eq!(statuses(&answer), [201, 201]);
     for (i, id) in [(0, 20), (1, 21)] {
-        let stored: Value = app
-            .get(&format!("/coupons/{id}"))
-            .await
-            .json()
-            .await
-            .expect("JSON");
+        let stored = read(&app, &format!("/coupons/{id}")).await;
         assert_eq!(stored, coupons[i], "coupon {id}");
         assert_eq!(answer[i]["record"], coupons[i], "coupon {id} as answered");
     }
     // Sent again, the batch is recognised record by record.
-    let again: Value = app
-        .post("/coupons", &coupons)
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let again = store(&app, "/coupons", &coupons).await;
     assert_eq!(statuses(&again), [200, 200]);
-    let recommended: Value = app
-        .get("/recommendation/6")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let recommended = read(&app, "/recommendation/6").await;
     assert_eq!(recommended["strategy"], "favourite_sport");
 }
 
@@ -130,12 +112,7 @@ async fn a_refused_record_rolls_the_whole_batch_back_and_is_named() {
             "coupon {id} of a refused batch"
         );
     }
-    let of_user: Value = app
-        .get(&format!("/coupons/user/{user_id}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let of_user = read(&app, &format!("/coupons/user/{user_id}")).await;
     assert_eq!(of_user, json!([]));
 }
 
