@@ -1,6 +1,8 @@
 //! Free TCP ports on the loopback interface, so parallel tests never fight over a fixed port.
 
+use std::collections::HashSet;
 use std::net::TcpListener;
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
@@ -10,12 +12,23 @@ use anyhow::{Context, Result};
 /// is a small window in which another process could take it. Callers that cannot afford that
 /// retry on "address in use".
 ///
+/// A port is handed out once per process: tests running side by side in one binary start
+/// their services only after picking all their ports, so without this two of them could be
+/// given the same port, and one would talk to the other's service.
+///
 /// # Panics
 /// If no socket can be bound on 127.0.0.1 at all, which leaves nothing sensible to test.
 pub fn free_port() -> u16 {
-    match free_ports::<1>() {
-        Ok([port]) => port,
-        Err(error) => panic!("{error:#}"),
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    loop {
+        let port = match free_ports::<1>() {
+            Ok([port]) => port,
+            Err(error) => panic!("{error:#}"),
+        };
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+        if handed_out.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
     }
 }
 

@@ -311,3 +311,62 @@ pub fn is_alive(pid: u32) -> bool {
             .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
     })
 }
+
+/// Whether process `pid` holds the socket listening on TCP `port` (IPv4 or IPv6).
+///
+/// A port picked free can be taken by another test's service before ours binds it; then our
+/// service exits, but the other answers on the port. Asking the kernel who listens tells the
+/// two apart.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.map_while(Result::ok).any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            let target = target.to_string_lossy();
+            inodes
+                .iter()
+                .any(|inode| target == format!("socket:[{inode}]"))
+        })
+    })
+}
+
+/// Inodes of the sockets in state LISTEN on `port`, from `/proc/net/tcp` and `tcp6`.
+fn listening_inodes(port: u16) -> Vec<String> {
+    const LISTEN: &str = "0A";
+    let local_port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let columns: Vec<&str> = line.split_whitespace().collect();
+                    let listening = columns.get(3) == Some(&LISTEN)
+                        && columns.get(1).is_some_and(|a| a.ends_with(&local_port));
+                    listening.then(|| columns.get(9).map(|i| (*i).to_owned()))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::*;
+
+    #[test]
+    fn the_listener_of_a_port_is_found_and_no_other_process_is() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        assert!(listens_on(std::process::id(), port));
+        assert!(!listens_on(1, port));
+        drop(listener);
+        assert!(!listens_on(std::process::id(), port));
+    }
+}

@@ -1,8 +1,9 @@
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use slipstream_devkit::process::listens_on;
 use slipstream_devkit::{
     free_port, shared_broker, wait_for_http, workspace_bin, KafkaBroker, Logs, Service,
 };
@@ -270,9 +271,24 @@ fn spawn(spec: &Spec, logs: &Path) -> Service {
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info");
     command.envs(spec.env.iter().map(|(k, v)| (k, v)));
-    let service = Service::spawn(&spec.name, command, Logs::Dir(logs.to_owned())).expect("spawn");
+    let mut service =
+        Service::spawn(&spec.name, command, Logs::Dir(logs.to_owned())).expect("spawn");
     let ready = format!("http://127.0.0.1:{}/ready", spec.port);
     wait_for_http(&ready, Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{} not ready: {e:#}", spec.name));
+    // The answer may have come from another test's service that took the port first.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !listens_on(service.pid(), spec.port) {
+        let exited = !service.is_running();
+        if exited || Instant::now() > deadline {
+            panic!(
+                "{} does not listen on port {} (taken by another process?):\n{}",
+                spec.name,
+                spec.port,
+                service.log_tail(20)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     service
 }
