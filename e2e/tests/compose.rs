@@ -213,6 +213,59 @@ fn services_reach_each_other_by_their_compose_names_and_ports() {
     }
 }
 
+/// The topics the `topics` service creates: its command's words after `for topic in`.
+fn created_topics(command: &str) -> BTreeSet<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let start = words
+        .windows(3)
+        .position(|w| w == ["for", "topic", "in"])
+        .expect("a loop over the topics")
+        + 3;
+    words[start..]
+        .iter()
+        .map(|w| w.trim_end_matches(';'))
+        .take_while(|w| *w != "do")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_topics_service_creates_what_the_services_use_before_they_start() {
+    let compose = yaml("compose.yaml");
+    let setup = &compose["services"]["topics"];
+    let command = scalar(&setup["command"][0]);
+    let created = created_topics(&command);
+    let mut used = BTreeSet::new();
+    for built in built_services(&compose).iter().filter(|b| b.bin != "api") {
+        let condition = &built.service["depends_on"]["topics"]["condition"];
+        assert_eq!(
+            condition.as_str(),
+            Some("service_completed_successfully"),
+            "{} starts before the topics exist",
+            built.name
+        );
+        if built.bin == "consumer" {
+            let mut args = vec!["consumer".to_owned()];
+            args.extend(built.env.get("TOPIC").map(|t| format!("--topic={t}")));
+            let config = consumer::Config::try_parse_from(args).expect("a consumer's settings");
+            let kafka = &config.kafka;
+            used.extend([
+                kafka.topic(config.topic),
+                kafka.dead_letter_topic(config.topic),
+            ]);
+            let partitions = format!("--partitions {}", kafka.topic_partitions);
+            let replication = format!("--replication-factor {}", kafka.topic_replication);
+            assert!(command.contains(&partitions), "{command}");
+            assert!(command.contains(&replication), "{command}");
+        }
+    }
+    assert_eq!(created, used, "topics created and topics used");
+    assert!(
+        command.contains("--if-not-exists"),
+        "a restart must not fail"
+    );
+}
+
 #[test]
 fn prometheus_scrapes_each_service_where_compose_serves_it() {
     let compose = yaml("compose.yaml");
