@@ -137,18 +137,25 @@ impl Worker {
         };
         metrics::message(&self.topic, outcome);
         if tracing::enabled!(tracing::Level::DEBUG) {
-            let span = message_span(message);
+            let span = message_span(message, &request_context(message));
             span.in_scope(|| tracing::debug!(batch, created, "Message stored in a batch."));
         }
     }
 
     pub async fn handle(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
-        let span = message_span(message);
-        self.forward_alone(message, stop).instrument(span).await
+        let context = request_context(message);
+        let span = message_span(message, &context);
+        self.forward_alone(message, context, stop)
+            .instrument(span)
+            .await
     }
 
-    async fn forward_alone(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
-        let context = request_context(message);
+    async fn forward_alone(
+        &self,
+        message: &OwnedMessage,
+        context: HeaderMap,
+        stop: &CancellationToken,
+    ) -> Handled {
         let payload = message.payload().unwrap_or_default();
         if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
             let verdict = Verdict {
@@ -250,8 +257,8 @@ impl Worker {
     }
 }
 
-/// A message's span: where it is in Kafka, and the request context it carries.
-fn message_span(message: &OwnedMessage) -> tracing::Span {
+/// A message's span: where it is in Kafka, and the request context it carries on.
+fn message_span(message: &OwnedMessage, context: &HeaderMap) -> tracing::Span {
     let span = tracing::info_span!(
         "message",
         partition = message.partition(),
@@ -260,19 +267,14 @@ fn message_span(message: &OwnedMessage) -> tracing::Span {
         traceparent = tracing::field::Empty,
     );
     for (header, field) in [
-        (headers::REQUEST_ID, "request_id"),
-        (headers::TRACEPARENT, "traceparent"),
+        ("x-request-id", "request_id"),
+        ("traceparent", "traceparent"),
     ] {
-        if let Some(value) = header_text(message, header) {
+        if let Some(value) = context.get(header).and_then(|v| v.to_str().ok()) {
             span.record(field, value);
         }
     }
     span
-}
-
-fn header_text<'m>(message: &'m OwnedMessage, name: &str) -> Option<&'m str> {
-    let header = message.headers()?.iter().find(|h| h.key == name)?;
-    std::str::from_utf8(header.value?).ok()
 }
 
 /// The messages' values as one JSON array, exactly as they came; `None` when one is not JSON

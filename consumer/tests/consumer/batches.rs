@@ -37,14 +37,7 @@ async fn drain(setup: &mut Setup, records: &[(String, Value)]) {
 
 /// Forwards made so far, and messages stored, from the consumer's `/metrics`.
 async fn forwards_and_stored(setup: &Setup) -> (f64, f64) {
-    let url = format!("http://127.0.0.1:{}/metrics", setup.health_port);
-    let response = setup
-        .http
-        .get(&url)
-        .send()
-        .await
-        .expect("consumer reachable");
-    let text = response.text().await.expect("text");
+    let text = setup.metrics().await;
     let topic = setup.topic_name();
     let forwards = sample(
         &text,

@@ -232,6 +232,18 @@ impl Setup {
         )
     }
 
+    /// The consumer's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.health_port);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("consumer reachable");
+        response.text().await.expect("text")
+    }
+
     pub async fn get(&self, path: &str) -> Option<Value> {
         let response = self
             .http

@@ -18,16 +18,7 @@ async fn metrics_count_each_outcome_and_report_lag_per_partition() {
     setup.write_json(&[("1", user.clone()), ("1", user)]);
     setup.write(&[("1", b"not json")]);
     let topic = setup.topic_name();
-    let url = format!("http://127.0.0.1:{}/metrics", setup.health_port);
-    let scrape = || async {
-        let response = setup
-            .http
-            .get(&url)
-            .send()
-            .await
-            .expect("consumer reachable");
-        response.text().await.expect("text")
-    };
+    let scrape = || setup.metrics();
     let count = |text: &str, outcome: &str| {
         sample(
             text,
