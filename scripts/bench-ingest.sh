@@ -99,11 +99,18 @@ for port in "$api_port" "$producer_port" "${consumer_ports[@]}"; do
   done
 done
 
+# The keys `up` made (one per scope): the upload and the metrics reads use them, as any
+# client would, so the figures are with authentication on.
+set -a
+# shellcheck disable=SC1091
+source "$run/credentials.env"
+set +a
+
 # The sum of a counter's series in a service's /metrics whose labels include $2; 0 when the
 # series does not exist yet (a counter appears with its first increment).
 counter() {
   local url=$1 labels=$2 name=$3
-  { curl -sf "$url/metrics" || true; } | awk -v name="$name" -v labels="$labels" \
+  { curl -sf -H "authorization: Bearer $SLIPSTREAM_METRICS_KEY" "$url/metrics" || true; } | awk -v name="$name" -v labels="$labels" \
     'index($0, name "{") == 1 && index($0, labels) { n += $NF } END { print n + 0 }'
 }
 created() { counter "$api_url" 'result="created"' slipstream_api_records_total; }

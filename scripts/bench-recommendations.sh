@@ -18,9 +18,9 @@ bin=target/$profile
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 if [[ $profile == release ]]; then
-  cargo build --release -p api -p dummy-data
+  cargo build --release -p api -p dummy-data -p slipstream-runtime
 else
-  cargo build -p api -p dummy-data
+  cargo build -p api -p dummy-data -p slipstream-runtime
 fi
 
 work=.local/bench/$size
@@ -35,43 +35,69 @@ if [[ ! -s $work/api.db || $data/coupons.jsonl -nt $work/api.db ]]; then
   "$bin/api-import" --database-url "sqlite://$work/api.db" "$data"
 fi
 
+# Authentication on, as in production: a recommend key for the readers (a front end's key,
+# with a rate far above what wrk sends) and an admin key for the rest, made afresh.
+keys=$work/keys
+rm -f "$keys"
+key() { "$bin/slipstream-keys" --file "$keys" create --name "bench-$1" --scopes "$1" --rate 100000000; }
+recommend_key=$(key recommend)
+admin_key=$(key admin)
+
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
-started=$(date +%s%N)
-HOST=127.0.0.1 PORT=$port DATABASE_URL="sqlite://$work/api.db" RECOMMENDATION_REFRESH_SECS=0 \
-  LOG_FORMAT=json RUST_LOG=warn "$bin/api" >"$work/api.log" 2>&1 &
-api=$!
+# Starts the api on $port with the environment given; sets $api.
+start_api() {
+  env "$@" HOST=127.0.0.1 PORT=$port DATABASE_URL="sqlite://$work/api.db" RECOMMENDATION_REFRESH_SECS=0 \
+    LOG_FORMAT=json RUST_LOG=warn "$bin/api" >"$work/api.log" 2>&1 &
+  api=$!
+  until curl -sf "$url/ready" >/dev/null; do
+    kill -0 $api 2>/dev/null || { cat "$work/api.log"; exit 1; }
+    sleep 0.02
+  done
+}
 trap 'kill $api 2>/dev/null || true' EXIT
-until curl -sf "$url/ready" >/dev/null; do
-  kill -0 $api 2>/dev/null || { cat "$work/api.log"; exit 1; }
-  sleep 0.02
-done
+started=$(date +%s%N)
+start_api AUTH_KEYS_FILE="$keys"
 ready_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 
 echo "== POST /recommendation/generate, three times"
 generates=()
 for _ in 1 2 3; do
-  answer=$(curl -sf -X POST "$url/recommendation/generate")
+  answer=$(curl -sf -X POST -H "authorization: Bearer $admin_key" "$url/recommendation/generate")
   echo "$answer"
   generates+=("$(sed -E 's/.*"duration_ms":([0-9]+).*/\1/' <<<"$answer")")
 done
 
 echo "== event upload -> fresh recommendations"
-freshness=$("$bin/dummy-data" freshness --api "$url" --uploads "$uploads")
+freshness=$(SLIPSTREAM_ADMIN_KEY=$admin_key "$bin/dummy-data" freshness --api "$url" --uploads "$uploads")
 echo "$freshness"
 
 echo "== GET /recommendation/{random user}: wrk, 2 threads, 64 connections, $duration"
 users=$(wc -l <"$data/users.jsonl")
-wrk_out=$(USERS=$users wrk -t2 -c64 -d"$duration" --latency -s scripts/bench/random-user.lua "$url")
+# Runs wrk on random users, with the key given (none: no header); fails on any non-2xx.
+read_bench() {
+  local out errors
+  out=$(AUTHORIZATION=${1:+"Bearer $1"} USERS=$users wrk -t2 -c64 -d"$duration" --latency \
+    -s scripts/bench/random-user.lua "$url")
+  errors=$(grep -cE "Non-2xx|Socket errors" <<<"$out" || true)
+  [[ $errors == 0 ]] || { echo "$out"; echo "wrk saw errors"; exit 1; }
+  echo "$out"
+}
+wrk_out=$(read_bench "$recommend_key")
 echo "$wrk_out"
-errors=$(grep -cE "Non-2xx|Socket errors" <<<"$wrk_out" || true)
-[[ $errors == 0 ]] || { echo "wrk saw errors"; exit 1; }
 
 echo "== GET /health, the same HTTP edge without the recommendation: the ceiling for comparison"
 health_out=$(wrk -t2 -c64 -d"$duration" --latency "$url/health")
 echo "$health_out"
-
 rss_mb=$(( $(awk '/VmHWM/ {print $2}' "/proc/$api/status") / 1024 ))
+
+echo "== GET /recommendation again, on the same data with authentication off: the cost of auth"
+kill $api && wait $api 2>/dev/null || true
+start_api AUTH_DISABLED=true
+open_out=$(read_bench "")
+echo "$open_out"
+rate() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
+auth_ratio=$(awk -v a="$(rate "$wrk_out")" -v o="$(rate "$open_out")" 'BEGIN { printf "%.3f", a / o }')
 cat <<SUMMARY
 
 == summary ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $profile build)
@@ -80,6 +106,7 @@ api ready after:     ${ready_ms} ms (recommendations built from the database)
 full generate:       ${generates[*]} ms
 $freshness
 GET /recommendation: $(awk '/Requests\/sec/ {print $2}' <<<"$wrk_out") req/s, p50 $(awk '$1 == "50%" {print $2}' <<<"$wrk_out"), p99 $(awk '$1 == "99%" {print $2}' <<<"$wrk_out")
+GET /recommendation, auth off: $(rate "$open_out") req/s, p99 $(awk '$1 == "99%" {print $2}' <<<"$open_out"); with auth / without: ${auth_ratio}
 GET /health:         $(awk '/Requests\/sec/ {print $2}' <<<"$health_out") req/s, p99 $(awk '$1 == "99%" {print $2}' <<<"$health_out") (same edge, no handler work)
 api peak RSS:        ${rss_mb} MB
 SUMMARY

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use slipstream_runtime::http::DEFAULT_BODY_LIMIT;
+use slipstream_runtime::http::{EdgeArgs, DEFAULT_BODY_LIMIT};
 use slipstream_runtime::telemetry::LogFormat;
 use sqlx::sqlite::SqliteSynchronous;
 
@@ -58,6 +58,9 @@ pub struct Config {
     /// Log lines as `json` or `pretty`; JSON unless stdout is a terminal.
     #[arg(long, env, value_enum)]
     pub log_format: Option<LogFormat>,
+
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 impl Config {

@@ -51,6 +51,10 @@ pub enum Error {
     #[error("the recommendations are still being built")]
     Warming,
 
+    /// `POST /recommendation/generate` runs one at a time.
+    #[error("a regeneration is already running; try again when it is done")]
+    GenerateRunning,
+
     #[error("a database operation failed")]
     Database(#[source] sqlx::Error),
 
@@ -122,9 +126,10 @@ impl Error {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::IdConflict { .. } | Self::IdsExhausted { .. } | Self::MissingReference(_) => {
-                StatusCode::CONFLICT
-            }
+            Self::IdConflict { .. }
+            | Self::IdsExhausted { .. }
+            | Self::MissingReference(_)
+            | Self::GenerateRunning => StatusCode::CONFLICT,
             Self::Unavailable(_) | Self::Warming => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -147,6 +152,7 @@ impl Error {
             Self::NotFound { .. } => Problem::not_found(detail),
             Self::IdConflict { .. } => Problem::new(status, "id-conflict", detail),
             Self::IdsExhausted { .. } => Problem::new(status, "ids-exhausted", detail),
+            Self::GenerateRunning => Problem::new(status, "generate-running", detail),
             Self::MissingReference(missing) => {
                 Problem::new(status, "missing-reference", detail).with("missing", json(&missing))
             }

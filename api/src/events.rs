@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use slipstream_model::{Event, Invalid, Kind};
+use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::{JsonBody, Problem};
 use utoipa::IntoParams;
 
@@ -15,9 +16,9 @@ use crate::startup::AppState;
 use crate::web::{save_body, IdPath, Stored};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/events", post(create))
-        .route("/events/{id}", get(read))
+    let writes = Router::new().route("/events", post(create));
+    let reads = Router::new().route("/events/{id}", get(read));
+    auth::scoped(Scope::Write, writes).merge(auth::scoped(Scope::Read, reads))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -32,6 +33,7 @@ struct UploadOptions {
 #[utoipa::path(
     post,
     path = "/events",
+    security(("bearer" = ["write"])),
     tag = "events",
     params(UploadOptions),
     request_body(content = inline(openapi::Events), content_type = "application/json", description = "One event, or a batch of up to 1,000 stored in one transaction."),
@@ -59,6 +61,7 @@ async fn create(
 #[utoipa::path(
     get,
     path = "/events/{id}",
+    security(("bearer" = ["read"])),
     tag = "events",
     params(("id" = i64, Path, minimum = 1)),
     responses(

@@ -2,7 +2,7 @@
 //! repository root is this document, committed; a test fails when it is stale.
 
 use slipstream_model::{Coupon, Event, User};
-use slipstream_runtime::openapi::{one_or_batch_of, EdgeProblems};
+use slipstream_runtime::openapi::{one_or_batch_of, EdgeProblems, Secured};
 use slipstream_runtime::Problem;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{Ref, RefOr, Schema};
@@ -26,7 +26,7 @@ use crate::{coupons, events, health, users};
         health::ready,
     ),
     components(schemas(Problem)),
-    modifiers(&EdgeProblems)
+    modifiers(&EdgeProblems, &Secured)
 )]
 struct ApiDoc;
 

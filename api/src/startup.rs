@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use slipstream_runtime::auth::Auth;
+use slipstream_runtime::http::{self, Edge};
 use slipstream_runtime::openapi::docs_routes;
-use slipstream_runtime::{http, shutdown};
+use slipstream_runtime::server::{self, Limits};
+use slipstream_runtime::shutdown;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -23,27 +26,34 @@ use crate::{coupons, events, health, openapi, users};
 pub struct AppState {
     pub store: Store,
     pub recommender: Arc<Recommender>,
+    /// Held by the one `POST /recommendation/generate` running.
+    pub generating: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Every route, without the edge layers.
-pub fn routes(state: AppState) -> Router {
-    Router::new()
+/// Every route, without the edge layers; each resource's router states its scope.
+pub fn routes(state: AppState, docs: bool) -> Router {
+    let routes = Router::new()
         .merge(health::router())
         .merge(users::router())
         .merge(events::router())
         .merge(coupons::router())
-        .merge(recommendations::router())
-        .merge(docs_routes(openapi::document()))
-        .with_state(state)
+        .merge(recommendations::router());
+    let routes = if docs {
+        routes.merge(docs_routes(openapi::document()))
+    } else {
+        routes
+    };
+    routes.with_state(state)
 }
 
 /// The whole app as it is served: routes wrapped in the shared HTTP edge.
-pub fn app(state: AppState, config: &Config) -> Router {
-    let app = http::edge(
-        routes(state),
-        config.body_limit_bytes,
-        config.request_timeout(),
-    );
+pub fn app(state: AppState, config: &Config, auth: Auth) -> Router {
+    let edge = Edge {
+        body_limit: config.body_limit_bytes,
+        timeout: config.request_timeout(),
+        auth,
+    };
+    let app = http::edge(routes(state, config.edge.docs_enabled), edge);
     // After the edge installed the recorder, which keeps only what comes after it.
     metrics::describe();
     app
@@ -56,11 +66,14 @@ pub struct Application {
     store: Store,
     recommender: Arc<Recommender>,
     refresh: Option<Duration>,
+    limits: Limits,
 }
 
 impl Application {
-    /// Opens the database, applies migrations and binds the port (0 picks a free one).
+    /// Reads the keys, opens the database, applies migrations and binds the port (0 picks a
+    /// free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let auth = Auth::from_args(&config.edge.auth)?;
         let store = Store::connect(&config).await?;
         let address = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(address)
@@ -70,13 +83,15 @@ impl Application {
         let state = AppState {
             store: store.clone(),
             recommender: recommender.clone(),
+            generating: Arc::default(),
         };
         Ok(Self {
             listener,
-            router: app(state, &config),
+            router: app(state, &config, auth),
             store,
             recommender,
             refresh: config.recommendation_refresh(),
+            limits: config.edge.limits,
         })
     }
 
@@ -117,8 +132,7 @@ impl Application {
             .context("Failed to read the bound address")?;
         let background = self.start_recommendations();
         tracing::info!(%address, "Serving.");
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
+        let served = server::serve(self.listener, self.router, self.limits, stop)
             .await
             .context("Failed to serve");
         background.abort();

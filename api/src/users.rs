@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use slipstream_model::{Kind, User};
+use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::{JsonBody, Problem};
 
 use crate::error::{Error, Result};
@@ -12,14 +13,15 @@ use crate::startup::AppState;
 use crate::web::{save_body, IdPath, Stored};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/users", post(create))
-        .route("/users/{id}", get(read))
+    let writes = Router::new().route("/users", post(create));
+    let reads = Router::new().route("/users/{id}", get(read));
+    auth::scoped(Scope::Write, writes).merge(auth::scoped(Scope::Read, reads))
 }
 
 #[utoipa::path(
     post,
     path = "/users",
+    security(("bearer" = ["write"])),
     tag = "users",
     request_body(content = inline(openapi::Users), content_type = "application/json", description = "One user, or a batch of up to 1,000 stored in one transaction."),
     responses(
@@ -41,6 +43,7 @@ async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Resu
 #[utoipa::path(
     get,
     path = "/users/{id}",
+    security(("bearer" = ["read"])),
     tag = "users",
     params(("id" = i64, Path, minimum = 1)),
     responses(

@@ -2,6 +2,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use slipstream_model::Kind;
+use slipstream_runtime::auth::ApiKey;
+use slipstream_runtime::http::EdgeArgs;
 use slipstream_runtime::kafka::KafkaArgs;
 use slipstream_runtime::telemetry::LogFormat;
 
@@ -24,6 +26,10 @@ pub struct Config {
     /// Base URL of the api.
     #[arg(long, env = "API_URL", default_value = "http://127.0.0.1:8098")]
     pub api_url: String,
+    /// The key this consumer sends to the api, with the `write` scope. If the api refuses it,
+    /// messages wait (nothing is dead-lettered or committed) and `/ready` answers 503.
+    #[arg(long, env = "API_KEY", hide_env_values = true)]
+    pub api_key: Option<ApiKey>,
     /// Consumer group; replicas of one topic share it. Defaults to `slipstream-<topic>`.
     #[arg(long, env = "GROUP_ID")]
     pub group_id: Option<String>,
@@ -50,6 +56,9 @@ pub struct Config {
     /// Log format; JSON unless stdout is a terminal.
     #[arg(long, env = "LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Who may read this consumer's `/metrics`, and its connection bounds.
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::group::GroupContext;
-use crate::health;
+use crate::health::{self, KeyStatus, Readiness};
 use crate::lanes::{Finished, Lanes};
 use crate::metrics;
 use crate::worker::Worker;
@@ -35,9 +35,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     let (group, mut revoked) = GroupContext::new();
+    let key = KeyStatus::default();
+    let readiness = Readiness {
+        group: group.clone(),
+        key: key.clone(),
+    };
     let address = health::serve(
         SocketAddr::new(config.host, config.port),
-        group.clone(),
+        readiness,
+        &config.edge,
         stop.clone(),
     )
     .await?;
@@ -49,7 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let consumer = Arc::new(subscribe(&config, group)?);
     let topic = config.kafka.topic(config.topic);
     tracing::info!(%topic, group = %config.group_id(), %address, "Consumer started.");
-    let worker = Worker::new(&config)?;
+    let worker = Worker::new(&config, key)?;
     let (mut lanes, mut finished) = Lanes::new(Arc::clone(&consumer), topic, worker, stop.clone());
     loop {
         tokio::select! {

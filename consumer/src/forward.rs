@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use slipstream_model::Kind;
+use slipstream_runtime::auth::ApiKey;
 
 /// What to do with a message after the api answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +25,13 @@ pub enum Outcome {
     MissingReference { problem: String },
     /// The api refused the record for good: it belongs in the dead-letter topic.
     Rejected { status: u16, problem: String },
+    /// The api refused this consumer's key (401) or its scope (403): a misconfiguration, not
+    /// a bad record, so the message waits for the key to be fixed.
+    KeyRefused { status: u16 },
 }
 
-/// Forwards messages to the api with one shared HTTP client.
+/// Forwards messages to the api with one shared HTTP client, which sends this consumer's key
+/// on every request.
 #[derive(Debug, Clone)]
 pub struct Forwarder {
     client: reqwest::Client,
@@ -34,8 +39,23 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new(api_url: &str, kind: Kind, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        api_url: &str,
+        kind: Kind,
+        timeout: Duration,
+        api_key: Option<&ApiKey>,
+    ) -> anyhow::Result<Self> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = api_key {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                .context("API_KEY is not a valid header value")?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
         let client = reqwest::Client::builder()
+            .default_headers(headers)
+            // A redirect is not the api's answer about a record.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -76,6 +96,11 @@ impl Forwarder {
             }
         };
         let status = response.status();
+        if key_refused(status) {
+            return BatchOutcome::KeyRefused {
+                status: status.as_u16(),
+            };
+        }
         if let Some(after) = retryable(status).then(|| retry_after(response.headers())) {
             return BatchOutcome::Retry {
                 reason: format!("api answered {status}"),
@@ -124,6 +149,8 @@ pub enum BatchOutcome {
     /// The api took none of it (a record it refuses, a body over its limit): each message
     /// goes on its own, so each gets its own verdict.
     Refused { status: u16 },
+    /// The api refused this consumer's key: see [`Outcome::KeyRefused`].
+    KeyRefused { status: u16 },
 }
 
 /// The part of a batch answer's item the consumer needs.
@@ -132,9 +159,16 @@ struct BatchItem {
     status: u16,
 }
 
+/// 401 and 403 are about this consumer's key, never about a record.
+fn key_refused(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+}
+
 /// Answers worth the same request again later: the api is down, overloaded or timed out.
 fn retryable(status: StatusCode) -> bool {
+    // A redirect means API_URL points somewhere else than the api: never a verdict.
     status.is_server_error()
+        || status.is_redirection()
         || matches!(
             status,
             StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
@@ -149,6 +183,11 @@ async fn classify(response: reqwest::Response) -> Outcome {
     }
     if status.is_success() {
         return Outcome::Stored;
+    }
+    if key_refused(status) {
+        return Outcome::KeyRefused {
+            status: status.as_u16(),
+        };
     }
     let problem = response.text().await.unwrap_or_default();
     if retryable(status) {

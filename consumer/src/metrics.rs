@@ -35,6 +35,10 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Time of one forward to the api, whatever it answered."
     );
+    metrics::describe_counter!(
+        "slipstream_consumer_api_key_refused_total",
+        "Forwards the api answered 401 or 403: this consumer's API_KEY is missing, wrong, revoked or lacks the write scope."
+    );
     metrics::describe_gauge!(
         "slipstream_consumer_lag_messages",
         "Messages in a partition not yet read by this consumer (0 where it does not own it)."
@@ -52,6 +56,11 @@ pub fn messages(topic: &str, outcome: Outcome, count: usize) {
         ("outcome", outcome.as_str().to_owned()),
     ];
     metrics::counter!("slipstream_consumer_messages_total", &labels).increment(count as u64);
+}
+
+pub fn key_refused(topic: &str) {
+    metrics::counter!("slipstream_consumer_api_key_refused_total", "topic" => topic.to_owned())
+        .increment(1);
 }
 
 pub fn forwarded(topic: &str, took: Duration) {

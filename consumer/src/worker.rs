@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::dead_letter::{DeadLetters, Verdict};
 use crate::forward::{BatchOutcome, Forwarder, Outcome};
+use crate::health::KeyStatus;
 use crate::metrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,20 +32,27 @@ pub struct Worker {
     dead_letters: DeadLetters,
     missing_reference_timeout: Duration,
     max_backoff: Duration,
+    key: KeyStatus,
 }
 
 impl Worker {
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
+    pub fn new(config: &Config, key: KeyStatus) -> anyhow::Result<Self> {
         Ok(Self {
             topic: config.kafka.topic(config.topic),
             batch: usize::from(config.forward_batch),
-            forwarder: Forwarder::new(&config.api_url, config.topic, config.forward_timeout())?,
+            forwarder: Forwarder::new(
+                &config.api_url,
+                config.topic,
+                config.forward_timeout(),
+                config.api_key.as_ref(),
+            )?,
             dead_letters: DeadLetters::new(
                 &config.kafka,
                 config.kafka.dead_letter_topic(config.topic),
             )?,
             missing_reference_timeout: config.missing_reference_timeout(),
             max_backoff: config.max_backoff(),
+            key,
         })
     }
 
@@ -104,7 +112,13 @@ impl Worker {
                 .forward_batch(body.clone(), messages.len(), context.clone())
                 .await;
             metrics::forwarded(&self.topic, sent.elapsed());
+            self.key
+                .set_refused(matches!(outcome, BatchOutcome::KeyRefused { .. }));
             let wait = match outcome {
+                BatchOutcome::KeyRefused { status } => {
+                    self.key_refused(status);
+                    self.backoff(attempt, None)
+                }
                 BatchOutcome::Stored(created) => {
                     for (message, created) in messages.iter().zip(created) {
                         self.stored(message, created, &request_id);
@@ -170,7 +184,13 @@ impl Worker {
             let sent = Instant::now();
             let outcome = self.forwarder.forward(payload, context.clone()).await;
             metrics::forwarded(&self.topic, sent.elapsed());
+            self.key
+                .set_refused(matches!(outcome, Outcome::KeyRefused { .. }));
             let wait = match outcome {
+                Outcome::KeyRefused { status } => {
+                    self.key_refused(status);
+                    self.backoff(attempt, None)
+                }
                 Outcome::Stored => {
                     tracing::debug!("Message stored.");
                     metrics::message(&self.topic, metrics::Outcome::Stored);
@@ -243,6 +263,15 @@ impl Worker {
             }
         }
         Handled::Abandoned
+    }
+
+    /// The api refused the key: loud, counted, and never a reason to give up on a message.
+    fn key_refused(&self, status: u16) {
+        metrics::key_refused(&self.topic);
+        tracing::error!(
+            status,
+            "The api refused this consumer's key (API_KEY needs the `write` scope); retrying."
+        );
     }
 
     /// Capped exponential backoff with full jitter, never sooner than the server asked.

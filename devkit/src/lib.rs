@@ -8,6 +8,7 @@
 pub mod bins;
 pub mod http;
 pub mod kafka;
+pub mod keys;
 pub mod metrics;
 pub mod ports;
 pub mod process;
@@ -20,6 +21,7 @@ pub mod wait;
 pub use bins::workspace_bin;
 pub use http::wait_for_http;
 pub use kafka::{shared_broker, KafkaBroker, KafkaOptions};
+pub use keys::DevKeys;
 pub use ports::free_port;
 pub use process::{Logs, Service};
 pub use wait::eventually;

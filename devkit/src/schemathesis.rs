@@ -22,8 +22,10 @@ const EXCLUDED_CHECKS: &str = "positive_data_acceptance";
 const RUN_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// Runs schemathesis against `{base_url}/openapi.json` with at most `max_examples` generated
-/// requests per operation and phase. `Err` holds its whole report when any check failed.
-pub async fn run(base_url: &str, max_examples: u32) -> Result<String> {
+/// requests per operation and phase, sending `authorization` (e.g. `Bearer slp_…`) on each;
+/// its `ignored_auth` check also tries every secured operation without it. `Err` holds its
+/// whole report when any check failed.
+pub async fn run(base_url: &str, max_examples: u32, authorization: &str) -> Result<String> {
     let program = std::env::var_os("SCHEMATHESIS").unwrap_or_else(|| "schemathesis".into());
     let workdir = tempfile::tempdir().context("Failed to create a working directory")?;
     let mut command = Command::new(&program);
@@ -31,6 +33,7 @@ pub async fn run(base_url: &str, max_examples: u32) -> Result<String> {
         .args(["run", &format!("{base_url}/openapi.json")])
         .args(["--checks", "all", "--exclude-checks", EXCLUDED_CHECKS])
         .args(["--max-examples", &max_examples.to_string()])
+        .args(["--header", &format!("Authorization: {authorization}")])
         .args(["--request-timeout", "10", "--generation-database", "none"])
         .arg("--no-color")
         .current_dir(workdir.path())

@@ -11,9 +11,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use slipstream_runtime::auth::Scope;
 
 use crate::bins::find_bin;
 use crate::kafka::{KafkaBroker, KafkaOptions};
+use crate::keys::DevKeys;
 use crate::notice;
 use crate::process::{Logs, Service};
 use crate::signals::ShutdownSignals;
@@ -23,6 +25,8 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long each service gets to exit after SIGTERM (consumers promise 10 s).
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(100);
+/// Requests a second each key of a local run may make: enough for the benchmarks.
+const DEV_KEY_RATE: u32 = 1_000_000;
 
 /// Where `up` puts things. The defaults are the documented ports; tests pick free ones.
 #[derive(Debug, Clone, clap::Args)]
@@ -76,7 +80,10 @@ impl ServiceSpec {
 /// Call it before starting any thread (see [`ShutdownSignals::block`]).
 pub fn run(options: &UpOptions) -> Result<()> {
     let signals = ShutdownSignals::block()?;
-    let specs = service_specs(options)?;
+    std::fs::create_dir_all(&options.dir)
+        .with_context(|| format!("Failed to create {}", options.dir.display()))?;
+    let keys = dev_keys(options)?;
+    let specs = service_specs(options, &keys)?;
     let broker = KafkaOptions::new()
         .data_dir(options.dir.join("kafka"))
         .port(options.kafka_port)
@@ -90,7 +97,7 @@ pub fn run(options: &UpOptions) -> Result<()> {
         .start_services(&specs, &signals)
         .and_then(|started| {
             if started {
-                print_summary(options, &pipeline.broker);
+                print_summary(options, &pipeline.broker, &credentials_path(options));
                 pipeline.supervise(&signals)?;
             }
             Ok(())
@@ -99,9 +106,27 @@ pub fn run(options: &UpOptions) -> Result<()> {
     outcome
 }
 
+fn credentials_path(options: &UpOptions) -> PathBuf {
+    options.dir.join("credentials.env")
+}
+
+/// One key per scope in `<dir>/keys`, written to `<dir>/credentials.env`; the keys of the
+/// last run are kept while the key file still accepts them all.
+fn dev_keys(options: &UpOptions) -> Result<DevKeys> {
+    let (file, credentials) = (options.dir.join("keys"), credentials_path(options));
+    if let Some(keys) = DevKeys::reuse(&file, &credentials) {
+        return Ok(keys);
+    }
+    let keys = DevKeys::create(&file, DEV_KEY_RATE)?;
+    keys.write_credentials(&credentials)?;
+    Ok(keys)
+}
+
 /// The api, the producer and the consumers, found next to this executable before anything
-/// starts, so a missing build fails at once rather than after Kafka is up.
-fn service_specs(options: &UpOptions) -> Result<Vec<ServiceSpec>> {
+/// starts, so a missing build fails at once rather than after Kafka is up. Every one reads
+/// the key file; the consumers send the write key.
+fn service_specs(options: &UpOptions, keys: &DevKeys) -> Result<Vec<ServiceSpec>> {
+    let keys_file = ("AUTH_KEYS_FILE", keys.file.display().to_string());
     let kafka = format!("127.0.0.1:{}", options.kafka_port);
     let api_url = format!("http://127.0.0.1:{}", options.api_port);
     let database_url = format!("sqlite://{}", options.dir.join("slipstream.db").display());
@@ -110,13 +135,16 @@ fn service_specs(options: &UpOptions) -> Result<Vec<ServiceSpec>> {
             "api",
             "api",
             options.api_port,
-            vec![("DATABASE_URL", database_url)],
+            vec![("DATABASE_URL", database_url), keys_file.clone()],
         )?,
         spec(
             "producer",
             "producer",
             options.producer_port,
-            vec![("KAFKA_BOOTSTRAP_SERVERS", kafka.clone())],
+            vec![
+                ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
+                keys_file.clone(),
+            ],
         )?,
     ];
     for (topic, port) in options.consumers() {
@@ -124,6 +152,8 @@ fn service_specs(options: &UpOptions) -> Result<Vec<ServiceSpec>> {
             ("TOPIC", topic.to_owned()),
             ("API_URL", api_url.clone()),
             ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
+            keys_file.clone(),
+            ("API_KEY", keys.key(Scope::Write).to_owned()),
         ];
         specs.push(spec(&format!("consumer-{topic}"), "consumer", port, env)?);
     }
@@ -244,7 +274,7 @@ fn stop_together(mut services: Vec<Service>) {
 }
 
 #[allow(clippy::print_stdout)] // The summary is this command's output.
-fn print_summary(options: &UpOptions, broker: &KafkaBroker) {
+fn print_summary(options: &UpOptions, broker: &KafkaBroker, credentials: &std::path::Path) {
     let log = broker
         .log_path()
         .map(|path| path.display().to_string())
@@ -257,5 +287,10 @@ fn print_summary(options: &UpOptions, broker: &KafkaBroker) {
         println!("  consumer  http://127.0.0.1:{port}/health   (topic {topic})");
     }
     println!("  kafka     {}   (log: {log})", broker.bootstrap_servers());
+    println!();
+    println!(
+        "API keys, one per scope: {}   (`source` it, then e.g. \"Authorization: Bearer $SLIPSTREAM_READ_KEY\")",
+        credentials.display()
+    );
     println!();
 }

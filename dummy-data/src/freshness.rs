@@ -16,6 +16,9 @@ pub struct FreshnessArgs {
     /// Event uploads to measure.
     #[arg(long, default_value_t = 100)]
     pub uploads: usize,
+    /// An api key with the `write` and `recommend` scopes (the admin key holds both).
+    #[arg(long, env = "SLIPSTREAM_ADMIN_KEY", hide_env_values = true)]
+    pub key: Option<String>,
 }
 
 /// Longest wait for one upload to show before the run fails.
@@ -49,7 +52,7 @@ async fn measure(args: &FreshnessArgs) -> Result<Vec<Duration>> {
         bail!("--uploads must be at least 1");
     }
     let api = Api {
-        http: reqwest::Client::new(),
+        http: crate::upload::client(args.key.as_deref())?,
         base: args.api.trim_end_matches('/').to_owned(),
     };
     let run = Utc::now().timestamp_micros();

@@ -80,6 +80,10 @@ fn parse(built: &Built) -> Result<(), clap::Error> {
     let command = command_of(&built.bin);
     let mut args = vec![built.bin.clone()];
     for (key, value) in &built.env {
+        // A value compose takes from the environment (`${VAR:?…}`) is the operator's to give.
+        if value.starts_with("${") {
+            continue;
+        }
         if let Some(arg) = command
             .get_arguments()
             .find(|a| a.get_env().is_some_and(|e| e == key.as_str()))
@@ -296,9 +300,11 @@ fn no_secret_is_written_into_the_file() {
     for (name, service) in compose["services"].as_mapping().expect("services") {
         for (key, value) in service["environment"].as_mapping().into_iter().flatten() {
             let (key, value) = (scalar(key), scalar(value));
+            // A `…_FILE` setting names where a secret is mounted, not the secret.
             let secret = ["PASSWORD", "SECRET", "TOKEN", "KEY"]
                 .iter()
-                .any(|w| key.contains(w));
+                .any(|w| key.contains(w))
+                && !key.ends_with("_FILE");
             assert!(
                 !secret || value.starts_with("${"),
                 "{}: {key} must come from the environment",
@@ -306,6 +312,83 @@ fn no_secret_is_written_into_the_file() {
             );
         }
     }
+}
+
+#[test]
+fn every_service_checks_keys_from_a_mounted_secret_and_consumers_send_theirs() {
+    let compose = yaml("compose.yaml");
+    let secrets = compose["secrets"].as_mapping().expect("top-level secrets");
+    assert!(
+        secrets.contains_key("slipstream-keys"),
+        "no key file secret"
+    );
+    for built in built_services(&compose) {
+        let mounted: Vec<String> = built.service["secrets"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(scalar)
+            .collect();
+        assert!(
+            mounted.contains(&"slipstream-keys".to_owned()),
+            "{}: {mounted:?}",
+            built.name
+        );
+        assert_eq!(
+            built.env.get("AUTH_KEYS_FILE").map(String::as_str),
+            Some("/run/secrets/slipstream-keys"),
+            "{}",
+            built.name
+        );
+        assert!(!built.env.contains_key("AUTH_DISABLED"), "{}", built.name);
+        if built.bin == "consumer" {
+            let key = built.env.get("API_KEY").cloned().unwrap_or_default();
+            assert!(
+                key.starts_with("${SLIPSTREAM_WRITE_KEY:?"),
+                "{}: API_KEY {key}",
+                built.name
+            );
+        }
+    }
+}
+
+#[test]
+fn monitoring_is_published_on_this_machine_only_and_grafana_needs_a_password() {
+    let compose = yaml("compose.yaml");
+    for name in ["prometheus", "grafana"] {
+        let service = &compose["services"][name];
+        for mapping in service["ports"].as_sequence().expect("ports") {
+            assert!(
+                scalar(mapping).starts_with("127.0.0.1:"),
+                "{name} publishes {mapping:?}"
+            );
+        }
+    }
+    let grafana = &compose["services"]["grafana"]["environment"];
+    let password = scalar(&grafana["GF_SECURITY_ADMIN_PASSWORD"]);
+    assert!(
+        password.starts_with("${GRAFANA_ADMIN_PASSWORD:?"),
+        "{password}"
+    );
+    assert_eq!(scalar(&grafana["GF_AUTH_ANONYMOUS_ENABLED"]), "false");
+    let prometheus = &compose["services"]["prometheus"];
+    let mounted: Vec<String> = prometheus["secrets"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(scalar)
+        .collect();
+    assert_eq!(mounted, ["slipstream-metrics-key"]);
+    let config = std::fs::read_to_string(repo_file("monitoring/prometheus/prometheus.yml"))
+        .expect("prometheus.yml");
+    let jobs = config.matches("job_name:").count();
+    let with_key = config
+        .matches("credentials_file: /run/secrets/slipstream-metrics-key")
+        .count();
+    assert_eq!(
+        with_key, jobs,
+        "every job scrapes with the mounted metrics key"
+    );
 }
 
 #[test]

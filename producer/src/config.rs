@@ -1,7 +1,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use slipstream_runtime::http::DEFAULT_BODY_LIMIT;
+use slipstream_runtime::http::{EdgeArgs, DEFAULT_BODY_LIMIT};
 use slipstream_runtime::kafka::KafkaArgs;
 use slipstream_runtime::telemetry::LogFormat;
 
@@ -41,6 +41,8 @@ pub struct Config {
     /// Log format; JSON unless stdout is a terminal.
     #[arg(long, env = "LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 impl Config {

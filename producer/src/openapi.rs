@@ -1,7 +1,7 @@
 //! The producer's OpenAPI document, generated from the handlers' annotations.
 
 use slipstream_model::{Coupon, Event, User};
-use slipstream_runtime::openapi::EdgeProblems;
+use slipstream_runtime::openapi::{EdgeProblems, Secured};
 use slipstream_runtime::Problem;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
@@ -20,7 +20,7 @@ use crate::records;
     ),
     paths(records::users, records::events, records::coupons),
     components(schemas(User, Event, Coupon, Receipt, Problem)),
-    modifiers(&EdgeProblems)
+    modifiers(&EdgeProblems, &Secured)
 )]
 struct ProducerDoc;
 

@@ -7,6 +7,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use slipstream_model::{parse_batch, Batch, Coupon, Event, Record, User};
+use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::http::{REQUEST_ID, TRACEPARENT};
 use slipstream_runtime::{JsonBody, Problem};
 
@@ -16,10 +17,11 @@ use crate::publisher::{Outgoing, Trace};
 use crate::startup::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route("/users", post(users))
         .route("/events", post(events))
-        .route("/coupons", post(coupons))
+        .route("/coupons", post(coupons));
+    auth::scoped(Scope::Ingest, routes)
 }
 
 /// The handlers of the three kinds, one each for the OpenAPI document; they differ only in it.
@@ -28,6 +30,7 @@ macro_rules! publish_route {
         #[utoipa::path(
             post,
             path = $path,
+            security(("bearer" = ["ingest"])),
             tag = "records",
             request_body(content = inline($body), content_type = "application/json"),
             responses(

@@ -7,8 +7,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use slipstream_model::{IdGenerator, Kind};
+use slipstream_runtime::auth::Auth;
+use slipstream_runtime::http::{self, Edge};
 use slipstream_runtime::openapi::docs_routes;
-use slipstream_runtime::{http, shutdown, Problem};
+use slipstream_runtime::server::{self, Limits};
+use slipstream_runtime::{shutdown, Problem};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -22,17 +25,23 @@ pub struct AppState {
 }
 
 /// The producer's routes, on whatever state the caller built.
-pub fn app(state: AppState, config: &Config) -> Router {
-    let routes = Router::new()
+pub fn app(state: AppState, config: &Config, auth: Auth) -> Router {
+    let mut routes = Router::new()
         .merge(http::about_routes(
             "slipstream-producer",
             env!("CARGO_PKG_VERSION"),
         ))
         .route("/ready", get(ready))
-        .merge(records::router())
-        .merge(docs_routes(openapi::document()))
-        .with_state(state);
-    let app = http::edge(routes, config.body_limit_bytes, config.request_timeout());
+        .merge(records::router());
+    if config.edge.docs_enabled {
+        routes = routes.merge(docs_routes(openapi::document()));
+    }
+    let edge = Edge {
+        body_limit: config.body_limit_bytes,
+        timeout: config.request_timeout(),
+        auth,
+    };
+    let app = http::edge(routes.with_state(state), edge);
     // After the edge installed the recorder, which keeps only what comes after it.
     metrics::describe();
     app
@@ -51,11 +60,13 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     publisher: Arc<Publisher>,
+    limits: Limits,
 }
 
 impl Application {
     /// Creates the topics (waiting up to the startup timeout for Kafka), connects, and binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let auth = Auth::from_args(&config.edge.auth)?;
         config
             .kafka
             .ensure_topics(
@@ -76,8 +87,9 @@ impl Application {
         tracing::info!(address = %listener.local_addr()?, node, "Producer listening.");
         Ok(Self {
             listener,
-            router: app(state, &config),
+            router: app(state, &config, auth),
             publisher,
+            limits: config.edge.limits,
         })
     }
 
@@ -91,8 +103,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, lets running requests finish (each waits for its
     /// acknowledgements), then flushes what Kafka has not taken yet.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown::signal())
+        server::serve(self.listener, self.router, self.limits, shutdown::signal())
             .await
             .context("The HTTP server failed")?;
         self.publisher.flush();

@@ -4,8 +4,9 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use slipstream_model::MAX_BATCH;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterIn};
 use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::Modify;
 use utoipa_scalar::{Scalar, Servable};
@@ -54,6 +55,97 @@ fn add_edge_problems(operation: &mut Operation) {
         ));
     }
     for (status, description) in problems {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| problem(description));
+    }
+}
+
+/// The security scheme of SPEC §9 and what goes with it: the bearer scheme; `GET /`,
+/// `/health` (open) and `/metrics` (scope `metrics`), which every service serves; and on
+/// every operation that needs a key, its 401, 403 and 429 answers. Each handler's annotation
+/// names its scope as `security(("bearer" = ["scope"]))`.
+#[derive(Debug)]
+pub struct Secured;
+
+/// The name of the bearer scheme in every document.
+pub const BEARER: &str = "bearer";
+
+impl Modify for Secured {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("slp_<key id>_<secret>")
+                    .description(Some(
+                        "A key made by `slipstream-keys create`; each operation names the scope it needs (`admin` holds them all).",
+                    ))
+                    .build(),
+            ),
+        );
+        add_service_routes(openapi);
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add_auth_problems(operation);
+                }
+            }
+        }
+    }
+}
+
+fn add_service_routes(openapi: &mut OpenApi) {
+    let open = |summary: &str, description: &str| {
+        OperationBuilder::new()
+            .tag("service")
+            .summary(Some(summary))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", Content::new(None::<RefOr<Schema>>)),
+            )
+            .build()
+    };
+    let paths = &mut openapi.paths;
+    paths.add_path_operation(
+        "/",
+        vec![HttpMethod::Get],
+        open(
+            "The service's name and version.",
+            "`{\"service\", \"version\"}`.",
+        ),
+    );
+    paths.add_path_operation(
+        "/health",
+        vec![HttpMethod::Get],
+        open("Whether the process is alive.", "Alive."),
+    );
+    let metrics = OperationBuilder::new()
+        .tag("service")
+        .summary(Some("Prometheus metrics in the text format."))
+        .security(SecurityRequirement::new(BEARER, ["metrics"]))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The metrics.")
+                .content("text/plain", Content::new(None::<RefOr<Schema>>)),
+        )
+        .build();
+    paths.add_path_operation("/metrics", vec![HttpMethod::Get], metrics);
+}
+
+fn add_auth_problems(operation: &mut Operation) {
+    for (status, description) in [
+        ("401", "`unauthenticated`: no key, or a malformed, unknown or revoked one (`WWW-Authenticate: Bearer`)."),
+        ("403", "`forbidden`: the key lacks the scope this operation needs; `scope` names it."),
+        ("429", "`rate-limited`: the key is over its request rate (`Retry-After` says when to come back)."),
+    ] {
         operation
             .responses
             .responses

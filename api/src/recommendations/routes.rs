@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use slipstream_model::{Event, Id, Invalid, Kind};
+use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::Problem;
 use utoipa::{IntoParams, ToSchema};
 
@@ -20,9 +21,9 @@ const DEFAULT_LIMIT: usize = 3;
 const MAX_LIMIT: usize = 50;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/recommendation/generate", post(generate))
-        .route("/recommendation/{user_id}", get(recommend))
+    let generate = Router::new().route("/recommendation/generate", post(generate));
+    let recommend = Router::new().route("/recommendation/{user_id}", get(recommend));
+    auth::scoped(Scope::Admin, generate).merge(auth::scoped(Scope::Recommend, recommend))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -71,6 +72,7 @@ pub(crate) struct Generated {
 #[utoipa::path(
     get,
     path = "/recommendation/{user_id}",
+    security(("bearer" = ["recommend"])),
     tag = "recommendations",
     params(("user_id" = i64, Path, minimum = 1), Params),
     responses(
@@ -101,14 +103,19 @@ pub(crate) async fn recommend(
 #[utoipa::path(
     post,
     path = "/recommendation/generate",
+    security(("bearer" = ["admin"])),
     tag = "recommendations",
     responses(
         (status = 200, description = "Rebuilt; what it covered and how long it took.", body = Generated),
+        (status = 409, description = "`generate-running`: a regeneration is already running; they run one at a time.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database cannot be read now.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
     )
 )]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn generate(State(state): State<AppState>) -> Result<Json<Generated>> {
+    let Ok(_running) = state.generating.try_lock() else {
+        return Err(Error::GenerateRunning);
+    };
     let (counts, took) = rebuild(&state.store, &state.recommender, Trigger::Manual).await?;
     Ok(Json(Generated {
         users: counts.users,

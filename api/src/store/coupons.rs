@@ -95,9 +95,15 @@ impl Table for Coupon {
 }
 
 impl Store {
-    /// A user's coupons ordered by timestamp, then id; `None` for an unknown user.
+    /// One page of a user's coupons ordered by timestamp, then id: at most `limit`, after
+    /// `after` when given; `None` for an unknown user. The page says where the next begins.
     #[tracing::instrument(skip(self))]
-    pub async fn coupons_of_user(&self, user_id: Id) -> Result<Option<Vec<Coupon>>> {
+    pub async fn coupons_of_user(
+        &self,
+        user_id: Id,
+        limit: u32,
+        after: Option<CouponCursor>,
+    ) -> Result<Option<Page>> {
         let mut conn = self.read.acquire().await?;
         let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
             .bind(user_id)
@@ -106,16 +112,72 @@ impl Store {
         if !known {
             return Ok(None);
         }
+        let after = after.unwrap_or(CouponCursor {
+            timestamp: i64::MIN,
+            id: 0,
+        });
+        // One more than asked, to know whether a next page exists.
         let lines = sqlx::query_as(
-            "SELECT c.id, c.user_id, c.stake, c.timestamp, s.event_id, s.odds
-             FROM coupons c JOIN selections s ON s.coupon_id = c.id
-             WHERE c.user_id = ?
-             ORDER BY c.timestamp, c.id, s.position",
+            "WITH page AS (
+                 SELECT id, user_id, stake, timestamp FROM coupons
+                 WHERE user_id = ? AND (timestamp, id) > (?, ?)
+                 ORDER BY timestamp, id LIMIT ?)
+             SELECT p.id, p.user_id, p.stake, p.timestamp, s.event_id, s.odds
+             FROM page p JOIN selections s ON s.coupon_id = p.id
+             ORDER BY p.timestamp, p.id, s.position",
         )
         .bind(user_id)
+        .bind(after.timestamp)
+        .bind(after.id)
+        .bind(i64::from(limit) + 1)
         .fetch_all(&mut *conn)
         .await?;
-        assemble(lines).map(Some)
+        let mut coupons = assemble(lines)?;
+        let next = (coupons.len() > limit as usize).then(|| {
+            coupons.truncate(limit as usize);
+            coupons.last().map(CouponCursor::of)
+        });
+        Ok(Some(Page {
+            coupons,
+            next: next.flatten(),
+        }))
+    }
+}
+
+/// One page of a user's coupons, and where the next one starts (`None` on the last).
+#[derive(Debug)]
+pub struct Page {
+    pub coupons: Vec<Coupon>,
+    pub next: Option<CouponCursor>,
+}
+
+/// A position in a user's coupons, after the coupon of this timestamp and id: stable while
+/// coupons are added, unlike an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CouponCursor {
+    timestamp: i64,
+    id: Id,
+}
+
+impl CouponCursor {
+    fn of(coupon: &Coupon) -> Self {
+        Self {
+            timestamp: coupon.timestamp.map_or(0, |t| t.timestamp_micros()),
+            id: coupon.id.unwrap_or_default(),
+        }
+    }
+
+    /// As a query parameter: `<timestamp µs>_<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.timestamp, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (timestamp, id) = text.split_once('_')?;
+        Some(Self {
+            timestamp: timestamp.parse().ok()?,
+            id: id.parse().ok().filter(|&id: &Id| id > 0)?,
+        })
     }
 }
 
@@ -214,6 +276,18 @@ mod tests {
             timestamp: 0,
             event_id,
             odds: 2_000,
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_anything_else() {
+        let cursor = CouponCursor {
+            timestamp: 1_700_000_000_000_000,
+            id: 42,
+        };
+        assert_eq!(CouponCursor::decode(&cursor.encode()), Some(cursor));
+        for bad in ["", "1", "1_", "_1", "a_1", "1_0", "1_-2", "1_2_3"] {
+            assert_eq!(CouponCursor::decode(bad), None, "{bad}");
         }
     }
 

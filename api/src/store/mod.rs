@@ -5,6 +5,7 @@
 //! of their own, which WAL lets run beside the writer.
 
 mod coupons;
+pub use coupons::{CouponCursor, Page};
 mod events;
 mod users;
 

@@ -2,18 +2,23 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use api::{Application, Config};
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
+use slipstream_devkit::DevKeys;
+use slipstream_runtime::auth::{AuthArgs, Scope};
+use slipstream_runtime::http::EdgeArgs;
 use slipstream_runtime::telemetry::{self, LogFormat};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A running api with its own database file, which outlives restarts of the app.
+/// A running api with its own database file, which outlives restarts of the app, and its
+/// own key file with a key per scope. `client` sends the admin key.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    pub keys: DevKeys,
     config: Config,
     stop: oneshot::Sender<()>,
     server: JoinHandle<anyhow::Result<()>>,
@@ -31,15 +36,14 @@ impl TestApp {
             telemetry::init(Some(LogFormat::Pretty));
         }
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut config = test_config(dir.path().join("api.db"));
+        let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
+        let mut config = test_config(dir.path().join("api.db"), &keys);
         configure(&mut config);
         let (address, stop, server) = start(config.clone()).await;
         Self {
             address,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("a client"),
+            client: client_with(Some(&keys.bearer(Scope::Admin))),
+            keys,
             config,
             stop,
             server,
@@ -90,7 +94,23 @@ impl TestApp {
     }
 }
 
-fn test_config(database: PathBuf) -> Config {
+/// A client sending `authorization` on every request (unless a request sets its own).
+pub fn client_with(authorization: Option<&str>) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    if let Some(value) = authorization {
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(value).expect("a header"),
+        );
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+fn test_config(database: PathBuf, keys: &DevKeys) -> Config {
     Config {
         host: [127, 0, 0, 1].into(),
         port: 0,
@@ -102,6 +122,11 @@ fn test_config(database: PathBuf) -> Config {
         request_timeout_secs: 30,
         recommendation_refresh_secs: 0,
         log_format: None,
+        edge: EdgeArgs {
+            auth: AuthArgs::keys(&keys.file),
+            docs_enabled: true,
+            ..EdgeArgs::default()
+        },
     }
 }
 

@@ -1,4 +1,5 @@
 use slipstream_devkit::schemathesis;
+use slipstream_runtime::auth::Scope;
 
 use crate::helpers::TestApp;
 
@@ -7,7 +8,7 @@ use crate::helpers::TestApp;
 #[tokio::test(flavor = "multi_thread")]
 async fn the_api_answers_as_its_openapi_document_says() {
     let app = TestApp::spawn().await;
-    if let Err(error) = schemathesis::run(&app.address, 30).await {
+    if let Err(error) = schemathesis::run(&app.address, 30, &app.keys.bearer(Scope::Admin)).await {
         panic!("{error:#}");
     }
 }

@@ -6,10 +6,14 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 use slipstream_devkit::eventually;
 use slipstream_devkit::kafka::read_topic;
-use slipstream_devkit::{free_port, shared_broker, wait_for_http, workspace_bin, Logs, Service};
+use slipstream_devkit::{
+    free_port, shared_broker, wait_for_http, workspace_bin, DevKeys, Logs, Service,
+};
+use slipstream_runtime::auth::Scope;
 use tempfile::TempDir;
 
 /// One topic's consumer process, the api it forwards to (started on demand), and a Kafka
@@ -22,7 +26,10 @@ pub struct Setup {
     pub api_url: String,
     pub consumer: Service,
     pub health_port: u16,
+    /// Sends the admin key.
     pub http: reqwest::Client,
+    /// The key file the consumer and its api share; the consumer sends the write key.
+    pub keys: DevKeys,
     dir: TempDir,
     api_stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -37,8 +44,11 @@ impl Setup {
         let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
         let (api_port, health_port) = (free_port(), free_port());
         let api_url = format!("http://127.0.0.1:{api_port}");
+        let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
         let mut command = Command::new(workspace_bin("consumer"));
         command
+            .env("AUTH_KEYS_FILE", &keys.file)
+            .env("API_KEY", keys.key(Scope::Write))
             .env("TOPIC", topic)
             .env("KAFKA_BOOTSTRAP_SERVERS", &bootstrap)
             .env("TOPIC_PREFIX", &prefix)
@@ -63,7 +73,8 @@ impl Setup {
             api_url,
             consumer,
             health_port,
-            http: reqwest::Client::new(),
+            http: admin_client(&keys),
+            keys,
             dir,
             api_stop: None,
         }
@@ -73,6 +84,7 @@ impl Setup {
     pub async fn start_api(&mut self) {
         let database = format!("sqlite://{}", self.dir.path().join("api.db").display());
         let port = self.api_port.to_string();
+        let keys = self.keys.file.display().to_string();
         let config = api::Config::parse_from([
             "api",
             "--host",
@@ -81,6 +93,8 @@ impl Setup {
             &port,
             "--database-url",
             &database,
+            "--auth-keys-file",
+            &keys,
         ]);
         let app = api::Application::build(config).await.expect("api starts");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -295,6 +309,16 @@ impl Drop for Setup {
             let _ = stop.send(());
         }
     }
+}
+
+fn admin_client(keys: &DevKeys) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    let admin = HeaderValue::from_str(&keys.bearer(Scope::Admin)).expect("a header");
+    headers.insert(AUTHORIZATION, admin);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
 }
 
 pub fn payload(message: &OwnedMessage) -> Vec<u8> {

@@ -3,6 +3,7 @@
 // A failing test prints the consumer's log: that is what stderr is for here.
 #![allow(clippy::print_stderr)]
 
+mod auth;
 mod batches;
 mod delivery;
 mod helpers;

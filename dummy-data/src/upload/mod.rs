@@ -51,6 +51,28 @@ pub struct UploadArgs {
     /// How long --verify waits, in seconds, after the last post.
     #[arg(long, default_value_t = 60)]
     pub verify_timeout: u64,
+    /// The producer key (scope `ingest`), as `slipstream-dev up` writes it to credentials.env.
+    #[arg(long, env = "SLIPSTREAM_INGEST_KEY", hide_env_values = true)]
+    pub ingest_key: Option<String>,
+    /// The api key --verify reads with (scope `read`).
+    #[arg(long, env = "SLIPSTREAM_READ_KEY", hide_env_values = true)]
+    pub read_key: Option<String>,
+}
+
+/// An HTTP client sending `key` as a bearer token on every request.
+pub fn client(key: Option<&str>) -> Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+            .context("The key is not a valid header value")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("Failed to build the HTTP client")
 }
 
 /// Missing ids listed per entity at most, so a lost topic does not flood the terminal.
@@ -70,15 +92,13 @@ async fn upload_and_verify(
     entities: &[Entity],
     out: &mut impl Write,
 ) -> Result<()> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("Failed to build the HTTP client")?;
+    let http = client(args.ingest_key.as_deref())?;
+    let reader = client(args.read_key.as_deref())?;
     let retry = RetryPolicy {
         attempts: args.attempts,
         max_backoff: Duration::from_millis(args.max_backoff_ms),
     };
-    let sender = Sender::new(http.clone(), &args.producer_url, retry);
+    let sender = Sender::new(http, &args.producer_url, retry);
     let started = Instant::now();
     let rows = upload(&sender, entities, args).await;
     write_table(out, &rows).context("Failed to write the table")?;
@@ -90,7 +110,7 @@ async fn upload_and_verify(
             .flat_map(|e| e.ids.iter().map(|&id| (e.name, id)))
             .collect();
         let concurrency = usize::from(args.concurrency);
-        let missing = verify::missing(&http, &args.api_url, wanted, concurrency, deadline).await;
+        let missing = verify::missing(&reader, &args.api_url, wanted, concurrency, deadline).await;
         report_verify(out, &missing, started.elapsed())?;
     }
     if errors > 0 {

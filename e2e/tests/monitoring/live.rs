@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use slipstream_devkit::{eventually, promql, wait_for_http, workspace_bin, Logs, Service};
+use slipstream_devkit::{eventually, promql, wait_for_http, workspace_bin, DevKeys, Logs, Service};
+use slipstream_runtime::auth::Scope;
 
 use crate::files::{dashboard_queries, prometheus_dir, read};
 use crate::prometheus::Prometheus;
@@ -83,7 +84,7 @@ fn start_pipeline(dir: &Path, ports: &Ports) -> Service {
 }
 
 /// Posts users, events and coupons to the producer; returns how many records it accepted.
-async fn post_records(client: &reqwest::Client, producer: u16) -> usize {
+async fn post_records(client: &reqwest::Client, producer: u16, key: &str) -> usize {
     let event = |id: u64, sport: &str| {
         json!({"id": id, "begin_timestamp": "2031-05-01T18:00:00Z",
                "end_timestamp": "2031-05-01T20:00:00Z", "country": "GB", "league": "League",
@@ -105,7 +106,13 @@ async fn post_records(client: &reqwest::Client, producer: u16) -> usize {
     let mut accepted = 0;
     for (topic, records) in batches {
         let url = format!("http://127.0.0.1:{producer}/{topic}");
-        let answer = client.post(url).json(&records).send().await.expect("post");
+        let answer = client
+            .post(url)
+            .header("authorization", key)
+            .json(&records)
+            .send()
+            .await
+            .expect("post");
         assert_eq!(
             answer.status(),
             202,
@@ -119,14 +126,14 @@ async fn post_records(client: &reqwest::Client, producer: u16) -> usize {
 
 /// Asks the api for recommendations until one succeeds for a user with coupons (favourite
 /// sport) and one for a user without (popular), which the served counter then holds.
-async fn read_recommendations(client: &reqwest::Client, api: u16) {
+async fn read_recommendations(client: &reqwest::Client, api: u16, key: &str) {
     for user in [1, 3] {
         let url = format!("http://127.0.0.1:{api}/recommendation/{user}");
         eventually(
             &format!("recommendations for user {user}"),
             SCRAPED_TIMEOUT,
             || async {
-                let answer = client.get(&url).send().await;
+                let answer = client.get(&url).header("authorization", key).send().await;
                 answer.is_ok_and(|answer| answer.status() == 200)
             },
         )
@@ -179,15 +186,26 @@ async fn a_real_prometheus_scrapes_every_service_while_records_flow() {
     // Prometheus first: without it the test fails at once, not after the pipeline came up.
     let prometheus_dir = dir.path().join("prometheus");
     std::fs::create_dir(&prometheus_dir).expect("create the prometheus dir");
-    let prometheus = Prometheus::start(&prometheus_dir, ports.prometheus, &ports.targets());
+    // The keys `up` will find and keep, so Prometheus has its metrics key from the start.
+    let pipeline_dir = dir.path().join("pipeline");
+    std::fs::create_dir(&pipeline_dir).expect("create the pipeline dir");
+    let keys = DevKeys::create(&pipeline_dir.join("keys"), 1_000_000).expect("keys");
+    keys.write_credentials(&pipeline_dir.join("credentials.env"))
+        .expect("credentials");
+    let prometheus = Prometheus::start(
+        &prometheus_dir,
+        ports.prometheus,
+        &ports.targets(),
+        keys.key(Scope::Metrics),
+    );
     let up = start_pipeline(dir.path(), &ports);
     let monitored = Monitored { prometheus, up };
     let prometheus = &monitored.prometheus;
 
     let client = reqwest::Client::new();
-    let records = post_records(&client, ports.producer).await as f64;
+    let records = post_records(&client, ports.producer, &keys.bearer(Scope::Ingest)).await as f64;
     assert_key_series_are_non_zero(prometheus, records).await;
-    read_recommendations(&client, ports.api).await;
+    read_recommendations(&client, ports.api, &keys.bearer(Scope::Recommend)).await;
     eventually("both strategies counted", SCRAPED_TIMEOUT, || {
         let promql = "sum by (strategy) (slipstream_recommendations_served_total)";
         positive_for_each(

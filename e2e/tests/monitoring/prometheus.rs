@@ -15,15 +15,27 @@ use crate::files::{prometheus_dir, read};
 /// Scrapes and rule evaluations every second instead of every 5, so the test waits little.
 const INTERVAL: &str = "1s";
 
+/// Where the committed `prometheus.yml` reads the metrics key, as compose mounts it.
+const METRICS_KEY: &str = "/run/secrets/slipstream-metrics-key";
+
 /// The committed `prometheus.yml` with each compose target (`api:8098`, ...) replaced by the
-/// local address of `targets`, and faster intervals. Every other line (jobs, labels, rule
-/// files) is kept, so the test scrapes what compose would.
+/// local address of `targets`, the metrics key read from `metrics_key`, and faster
+/// intervals. Every other line (jobs, labels, rule files) is kept, so the test scrapes what
+/// compose would.
 ///
 /// # Panics
 /// When a target or interval is not in the committed config exactly once, or a target is
 /// left that `targets` does not move: the config changed and this test must follow.
-pub fn local_config(committed: &str, targets: &[(&str, u16)]) -> String {
-    let mut config = committed.to_owned();
+pub fn local_config(committed: &str, targets: &[(&str, u16)], metrics_key: &Path) -> String {
+    let jobs = committed.matches("job_name:").count();
+    assert_eq!(
+        committed
+            .matches(&format!("credentials_file: {METRICS_KEY}"))
+            .count(),
+        jobs,
+        "every job must scrape with the metrics key"
+    );
+    let mut config = committed.replace(METRICS_KEY, &metrics_key.display().to_string());
     for (target, port) in targets {
         let local = format!("\"127.0.0.1:{port}\"");
         config = replace_once(&config, &format!("\"{target}\""), &local);
@@ -62,11 +74,13 @@ pub struct Prometheus {
 impl Prometheus {
     /// Writes the local config next to copies of the committed rule files in `dir` (where the
     /// config's relative `rule_files` find them), starts Prometheus and waits until it is ready.
-    pub fn start(dir: &Path, port: u16, targets: &[(&str, u16)]) -> Self {
+    pub fn start(dir: &Path, port: u16, targets: &[(&str, u16)], metrics_key: &str) -> Self {
         let committed = read(&prometheus_dir().join("prometheus.yml"));
+        let key_file = dir.join("metrics-key");
+        fs::write(&key_file, metrics_key).expect("write the metrics key");
         fs::write(
             dir.join("prometheus.yml"),
-            local_config(&committed, targets),
+            local_config(&committed, targets, &key_file),
         )
         .expect("write the local prometheus.yml");
         copy_rule_files(dir);
@@ -180,7 +194,12 @@ fn local_config_moves_every_target_and_keeps_jobs_and_rules() {
         ("consumer-events:8100", 4),
         ("consumer-coupons:8100", 5),
     ];
-    let local = local_config(&committed, &targets);
+    let local = local_config(&committed, &targets, Path::new("/tmp/key"));
+    assert_eq!(
+        local.matches("credentials_file: /tmp/key").count(),
+        3,
+        "{local}"
+    );
     for port in 1..=5 {
         assert!(local.contains(&format!("\"127.0.0.1:{port}\"")), "{local}");
     }

@@ -2,11 +2,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 use slipstream_devkit::process::listens_on;
 use slipstream_devkit::{
-    free_port, shared_broker, wait_for_http, workspace_bin, KafkaBroker, Logs, Service,
+    free_port, shared_broker, wait_for_http, workspace_bin, DevKeys, KafkaBroker, Logs, Service,
 };
+use slipstream_runtime::auth::Scope;
 use tempfile::TempDir;
 
 /// A running pipeline on its own topics and database; stopped when dropped, its logs
@@ -14,7 +16,11 @@ use tempfile::TempDir;
 pub struct Pipeline {
     pub api_url: String,
     pub producer_url: String,
+    /// Sends the admin key, which holds every scope.
     pub http: reqwest::Client,
+    /// The key file every service reads, with a key per scope; the consumers send the
+    /// write key.
+    pub keys: DevKeys,
     /// Bootstrap servers of the broker the services use, for tests that talk Kafka directly.
     pub bootstrap: String,
     prefix: String,
@@ -82,16 +88,19 @@ impl Pipeline {
         let api_url = format!("http://127.0.0.1:{api_port}");
         let producer_url = format!("http://127.0.0.1:{producer_port}");
         let database = format!("sqlite://{}", dir.path().join("api.db").display());
+        let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
+        let keys_file = ("AUTH_KEYS_FILE", keys.file.display().to_string());
         let kafka = vec![
             ("KAFKA_BOOTSTRAP_SERVERS", bootstrap.clone()),
             ("TOPIC_PREFIX", prefix.clone()),
+            keys_file.clone(),
         ];
         let mut specs = vec![
             Spec {
                 name: "api".into(),
                 bin: "api",
                 port: api_port,
-                env: vec![("DATABASE_URL", database)],
+                env: vec![("DATABASE_URL", database), keys_file],
             },
             Spec {
                 name: "producer".into(),
@@ -102,7 +111,11 @@ impl Pipeline {
         ];
         for topic in ["users", "events", "coupons"] {
             let mut env = kafka.clone();
-            env.extend([("TOPIC", topic.to_owned()), ("API_URL", api_url.clone())]);
+            env.extend([
+                ("TOPIC", topic.to_owned()),
+                ("API_URL", api_url.clone()),
+                ("API_KEY", keys.key(Scope::Write).to_owned()),
+            ]);
             specs.push(Spec {
                 name: format!("consumer-{topic}"),
                 bin: "consumer",
@@ -124,10 +137,17 @@ impl Pipeline {
                 (spec, service)
             })
             .collect();
+        let mut headers = HeaderMap::new();
+        let admin = HeaderValue::from_str(&keys.bearer(Scope::Admin)).expect("a header");
+        headers.insert(AUTHORIZATION, admin);
         Pipeline {
             api_url,
             producer_url,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("a client"),
+            keys,
             bootstrap,
             prefix,
             services,
@@ -197,17 +217,30 @@ impl Pipeline {
     /// Whether a line of the service's log holds every one of `parts`: how a test learns
     /// that a service went through a state nothing else shows.
     pub fn logged(&self, name: &str, parts: &[&str]) -> bool {
+        self.log(name)
+            .lines()
+            .any(|line| parts.iter().all(|part| line.contains(part)))
+    }
+
+    /// The base URL of every service, by name (`api`, `producer`, `consumer-users`, ...).
+    pub fn urls(&self) -> Vec<(String, String)> {
+        self.services
+            .iter()
+            .map(|(spec, _)| (spec.name.clone(), format!("http://127.0.0.1:{}", spec.port)))
+            .collect()
+    }
+
+    /// Everything the service `name` logged so far.
+    pub fn log(&self, name: &str) -> String {
         let (_, service) = self
             .services
             .iter()
             .find(|(spec, _)| spec.name == name)
             .unwrap_or_else(|| panic!("no service named {name}"));
-        let log = service
+        service
             .log_path()
             .and_then(|path| std::fs::read_to_string(path).ok())
-            .unwrap_or_default();
-        log.lines()
-            .any(|line| parts.iter().all(|part| line.contains(part)))
+            .unwrap_or_default()
     }
 
     fn service(&mut self, name: &str) -> &mut (Spec, Service) {

@@ -4,6 +4,7 @@
 // A failing test prints the services' logs: that is what stderr is for here.
 #![allow(clippy::print_stderr)]
 
+mod auth;
 mod faults;
 mod helpers;
 mod ingest;

@@ -7,6 +7,8 @@ use std::process::Output;
 use serde_json::Value;
 use slipstream_devkit::workspace_bin;
 
+use slipstream_runtime::auth::Scope;
+
 use crate::helpers::Pipeline;
 
 fn sample() -> PathBuf {
@@ -19,6 +21,8 @@ async fn upload(pipeline: &Pipeline, extra: &[&str]) -> Output {
         .arg("--dir")
         .arg(sample())
         .args(["--producer-url", &pipeline.producer_url])
+        .env("SLIPSTREAM_INGEST_KEY", pipeline.keys.key(Scope::Ingest))
+        .env("SLIPSTREAM_READ_KEY", pipeline.keys.key(Scope::Read))
         .args(extra)
         .output()
         .await

@@ -5,20 +5,30 @@ use producer::{Application, Config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{ClientConfig, Message};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 use slipstream_devkit::kafka::read_topic;
+use slipstream_devkit::DevKeys;
+use slipstream_runtime::auth::Scope;
+use tempfile::TempDir;
 
-/// A producer running in this process on its own topics.
+/// A producer running in this process on its own topics, with its own key file holding a
+/// key per scope. `http` sends the ingest key.
 pub struct TestProducer {
     pub url: String,
     pub bootstrap: String,
     pub prefix: String,
     pub http: reqwest::Client,
+    pub keys: DevKeys,
+    _dir: TempDir,
 }
 
 impl TestProducer {
     pub async fn start(bootstrap: &str, extra: &[&str]) -> TestProducer {
         let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+        let dir = tempfile::tempdir().expect("a directory");
+        let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
+        let keys_file = keys.file.display().to_string();
         let mut args = vec![
             "producer",
             "--host",
@@ -29,6 +39,8 @@ impl TestProducer {
             bootstrap,
             "--topic-prefix",
             &prefix,
+            "--auth-keys-file",
+            &keys_file,
         ];
         args.extend_from_slice(extra);
         let app = Application::build(Config::parse_from(args))
@@ -40,7 +52,9 @@ impl TestProducer {
             url,
             bootstrap: bootstrap.to_owned(),
             prefix,
-            http: reqwest::Client::new(),
+            http: client_with(&keys.bearer(Scope::Ingest)),
+            keys,
+            _dir: dir,
         }
     }
 
@@ -81,6 +95,19 @@ impl TestProducer {
             }
         }
     }
+}
+
+/// A client sending `authorization` on every request (unless a request sets its own).
+pub fn client_with(authorization: &str) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(authorization).expect("a header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
 }
 
 fn try_count(consumer: &BaseConsumer, topic: &str) -> Result<i64, String> {

@@ -3,6 +3,7 @@
 use serde_json::json;
 use slipstream_devkit::metrics::sample;
 use slipstream_devkit::shared_broker;
+use slipstream_runtime::auth::Scope;
 
 use crate::helpers::TestProducer;
 
@@ -18,6 +19,7 @@ async fn metrics_count_accepted_records_per_topic_and_time_their_acknowledgement
     let response = producer
         .http
         .get(format!("{}/metrics", producer.url))
+        .header("authorization", producer.keys.bearer(Scope::Metrics))
         .send()
         .await;
     let text = response

@@ -1,4 +1,5 @@
 use slipstream_devkit::{schemathesis, shared_broker};
+use slipstream_runtime::auth::Scope;
 
 use crate::helpers::TestProducer;
 
@@ -14,7 +15,9 @@ async fn the_producer_answers_as_its_openapi_document_says() {
         .await
         .expect("reachable");
     assert_eq!(docs.status(), 200, "the interactive docs are served");
-    if let Err(error) = schemathesis::run(&producer.url, 20).await {
+    if let Err(error) =
+        schemathesis::run(&producer.url, 20, &producer.keys.bearer(Scope::Admin)).await
+    {
         panic!("{error:#}");
     }
 }
