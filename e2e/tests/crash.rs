@@ -25,7 +25,9 @@ fn start_api(dir: &Path, port: u16) -> Service {
             "DATABASE_URL",
             format!("sqlite://{}", dir.join("api.db").display()),
         )
-        .env("LOG_FORMAT", "json");
+        .env("LOG_FORMAT", "json")
+        // What is tested is durability across SIGKILL; keys are tested elsewhere.
+        .env("AUTH_DISABLED", "true");
     let api = Service::spawn("api", command, Logs::Dir(dir.to_owned())).expect("api spawns");
     wait_for_http(
         &format!("http://127.0.0.1:{port}/ready"),
