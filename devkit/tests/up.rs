@@ -58,11 +58,29 @@ fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
         "kafka, api, producer and three consumers: {children:?}"
     );
 
+    // `up` wrote a key per scope, by the names of SPEC §9, and nothing answers without one.
+    let credentials =
+        std::fs::read_to_string(dir.path().join("credentials.env")).expect("credentials.env");
+    let key = |name: &str| {
+        let prefix = format!("SLIPSTREAM_{name}_KEY=");
+        let found = credentials.lines().find_map(|l| l.strip_prefix(&prefix));
+        found
+            .unwrap_or_else(|| panic!("no {name} key in:\n{credentials}"))
+            .to_owned()
+    };
+    for name in ["INGEST", "WRITE", "READ", "RECOMMEND", "ADMIN", "METRICS"] {
+        assert!(key(name).starts_with("slp_"), "{name}");
+    }
+    let (ingest, read) = (key("INGEST"), key("READ"));
     let user =
         r#"{"id": 1, "birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"}"#;
-    assert_eq!(request(producer, "POST", "/users", user), 202);
+    assert_eq!(request(producer, "POST", "/users", user, None), 401);
+    assert_eq!(
+        request(producer, "POST", "/users", user, Some(&ingest)),
+        202
+    );
     let accepted = Instant::now();
-    while request(api, "GET", "/users/1", "") != 200 {
+    while request(api, "GET", "/users/1", "", Some(&read)) != 200 {
         assert!(
             accepted.elapsed() < Duration::from_secs(1),
             "not readable from the api within a second"
@@ -94,13 +112,17 @@ fn ports_outside_the_ephemeral_range() -> [u16; 4] {
     [next(), next(), next(), next()]
 }
 
-/// A one-shot HTTP/1.0 request on 127.0.0.1; returns the status, 0 when nothing answered.
-fn request(port: u16, method: &str, path: &str, body: &str) -> u16 {
+/// A one-shot HTTP/1.0 request on 127.0.0.1 with `key` as its bearer token; returns the
+/// status, 0 when nothing answered.
+fn request(port: u16, method: &str, path: &str, body: &str, key: Option<&str>) -> u16 {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return 0;
     };
+    let authorization = key.map_or(String::new(), |key| {
+        format!("Authorization: Bearer {key}\r\n")
+    });
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     if stream

@@ -178,3 +178,82 @@ async fn an_invalid_coupon_is_422_naming_every_failing_field() {
         ["selections[0].odds", "stake", "timestamp", "user_id"]
     );
 }
+
+/// The `rel="next"` target of a response's `Link` header.
+fn next_page(response: &reqwest::Response) -> Option<String> {
+    let link = response.headers().get("link")?.to_str().ok()?;
+    let (target, _) = link.strip_prefix('<')?.split_once(">; rel=\"next\"")?;
+    Some(target.to_owned())
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    let all = page.as_array().expect("an array").iter();
+    all.map(|c| c["id"].as_i64().expect("an id")).collect()
+}
+
+#[tokio::test]
+async fn a_users_coupons_come_in_pages_linked_by_a_cursor() {
+    let (app, user, [a, _]) = app_with_user_and_events().await;
+    let coupons: Vec<Value> = (1..=105)
+        .map(|i| {
+            let mut body = with_id(coupon(user, &[a]), i);
+            // Two coupons per second, so equal timestamps are ordered by id.
+            body["timestamp"] = json!(format!("2026-01-01T00:{:02}:{:02}Z", i / 120, (i / 2) % 60));
+            body
+        })
+        .collect();
+    assert_eq!(
+        app.post("/coupons", &json!(coupons)).await.status(),
+        StatusCode::OK
+    );
+
+    // 100 by default, and a link to the rest.
+    let first = app.get(&format!("/coupons/user/{user}")).await;
+    let rest = next_page(&first).expect("a next page");
+    assert_eq!(
+        ids(&first.json().await.expect("JSON")),
+        (1..=100).collect::<Vec<_>>()
+    );
+    let last = app.get(&rest).await;
+    assert_eq!(next_page(&last), None, "a link after the last page");
+    assert_eq!(
+        ids(&last.json().await.expect("JSON")),
+        (101..=105).collect::<Vec<_>>()
+    );
+
+    // Small pages, followed to the end, give every coupon once, in order.
+    let mut seen = Vec::new();
+    let mut path = Some(format!("/coupons/user/{user}?limit=7"));
+    while let Some(current) = path.take() {
+        let page = app.get(&current).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        path = next_page(&page);
+        let page_ids = ids(&page.json().await.expect("JSON"));
+        assert!(page_ids.len() <= 7);
+        seen.extend(page_ids);
+    }
+    assert_eq!(seen, (1..=105).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_page_limit_out_of_range_or_a_forged_cursor_is_a_422_naming_it() {
+    let (app, user, _) = app_with_user_and_events().await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=abc", "cursor"),
+        ("cursor=1_0", "cursor"),
+    ] {
+        let response = app.get(&format!("/coupons/user/{user}?{query}")).await;
+        let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+        assert_eq!(failing_fields(&body), [field], "{query}");
+    }
+    let both = app
+        .get(&format!("/coupons/user/{user}?limit=0&cursor=x"))
+        .await;
+    let body = problem(both, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(failing_fields(&body), ["cursor", "limit"]);
+    let most = app.get(&format!("/coupons/user/{user}?limit=1000")).await;
+    assert_eq!(most.status(), StatusCode::OK);
+}

@@ -42,7 +42,7 @@ async fn kill_with_work_in_flight(pipeline: &mut Pipeline, load: &Load, consumer
 async fn a_consumer_sigkilled_mid_stream_loses_and_duplicates_nothing() {
     let mut pipeline = Pipeline::start().await;
     let mut ledger = references(&pipeline).await;
-    let load = Load::start(&pipeline.producer_url, FIRST_COUPON);
+    let load = Load::start(&pipeline, FIRST_COUPON);
     for _ in 0..2 {
         load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
         kill_with_work_in_flight(&mut pipeline, &load, "consumer-coupons").await;
@@ -57,7 +57,7 @@ async fn a_consumer_sigkilled_mid_stream_loses_and_duplicates_nothing() {
 async fn an_api_sigkilled_mid_stream_loses_and_duplicates_nothing() {
     let mut pipeline = Pipeline::start().await;
     let mut ledger = references(&pipeline).await;
-    let load = Load::start(&pipeline.producer_url, FIRST_COUPON);
+    let load = Load::start(&pipeline, FIRST_COUPON);
     for _ in 0..3 {
         load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
         pipeline.kill_and_restart("api").await;
@@ -76,7 +76,7 @@ async fn a_broker_stopped_and_restarted_mid_stream_loses_and_duplicates_nothing(
         .env("producer", "PRODUCE_TIMEOUT_MS", "2000");
     let mut pipeline = Pipeline::start_with(options).await;
     let mut ledger = references(&pipeline).await;
-    let load = Load::start(&pipeline.producer_url, FIRST_COUPON);
+    let load = Load::start(&pipeline, FIRST_COUPON);
     load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
 
     tokio::task::block_in_place(|| pipeline.broker().stop()).expect("the broker stops");
@@ -100,7 +100,7 @@ async fn a_consumer_replica_sigkilled_mid_stream_hands_its_partitions_to_the_oth
     let mut pipeline = Pipeline::start().await;
     let replica = pipeline.add_replica("consumer-coupons").await;
     let mut ledger = references(&pipeline).await;
-    let load = Load::start(&pipeline.producer_url, FIRST_COUPON);
+    let load = Load::start(&pipeline, FIRST_COUPON);
     load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
 
     kill_with_work_in_flight(&mut pipeline, &load, &replica).await;

@@ -137,16 +137,10 @@ impl Pipeline {
                 (spec, service)
             })
             .collect();
-        let mut headers = HeaderMap::new();
-        let admin = HeaderValue::from_str(&keys.bearer(Scope::Admin)).expect("a header");
-        headers.insert(AUTHORIZATION, admin);
         Pipeline {
             api_url,
             producer_url,
-            http: reqwest::Client::builder()
-                .default_headers(headers)
-                .build()
-                .expect("a client"),
+            http: client_with(&keys, Scope::Admin),
             keys,
             bootstrap,
             prefix,
@@ -222,6 +216,11 @@ impl Pipeline {
             .any(|line| parts.iter().all(|part| line.contains(part)))
     }
 
+    /// A client sending the key of `scope` on every request, timing out after 30 s.
+    pub fn client(&self, scope: Scope) -> reqwest::Client {
+        client_with(&self.keys, scope)
+    }
+
     /// The base URL of every service, by name (`api`, `producer`, `consumer-users`, ...).
     pub fn urls(&self) -> Vec<(String, String)> {
         self.services
@@ -263,6 +262,35 @@ impl Pipeline {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Every item of a paged list of the api (`/coupons/user/{id}`), following each page's
+    /// `Link: <…>; rel="next"` to the end; empty on 404.
+    pub async fn get_all_pages(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_owned());
+        while let Some(path) = next.take() {
+            let response = self
+                .http
+                .get(format!("{}{path}", self.api_url))
+                .send()
+                .await
+                .expect("api reachable");
+            match response.status().as_u16() {
+                200 => {}
+                404 => break,
+                other => panic!("GET {path} answered {other}"),
+            }
+            next = response
+                .headers()
+                .get("link")
+                .and_then(|link| link.to_str().ok())
+                .and_then(|link| link.strip_prefix('<')?.split_once(">; rel=\"next\""))
+                .map(|(target, _)| target.to_owned());
+            let page: Vec<Value> = response.json().await.expect("a JSON array");
+            items.extend(page);
+        }
+        items
+    }
+
     /// GETs `path` from the api: `None` on 404.
     pub async fn get(&self, path: &str) -> Option<Value> {
         let response = self
@@ -293,6 +321,17 @@ impl Drop for Pipeline {
             let _ = service.stop(Duration::from_secs(10));
         }
     }
+}
+
+fn client_with(keys: &DevKeys, scope: Scope) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    let key = HeaderValue::from_str(&keys.bearer(scope)).expect("a header");
+    headers.insert(AUTHORIZATION, key);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
 }
 
 /// Starts a service and waits until it is ready to take traffic.

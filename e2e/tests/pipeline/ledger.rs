@@ -261,13 +261,15 @@ async fn present(pipeline: &Pipeline, path: &str, ids: &BTreeSet<i64>) -> Vec<i6
 async fn coupons_of(pipeline: &Pipeline, users: BTreeSet<i64>) -> Vec<(i64, i64)> {
     let mut found = Vec::new();
     for user in users {
-        let listed = pipeline.get(&format!("/coupons/user/{user}")).await;
-        let ids = listed
-            .as_ref()
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        found.extend(ids.filter_map(|c| c["id"].as_i64()).map(|id| (user, id)));
+        let listed = pipeline
+            .get_all_pages(&format!("/coupons/user/{user}?limit=1000"))
+            .await;
+        found.extend(
+            listed
+                .iter()
+                .filter_map(|c| c["id"].as_i64())
+                .map(|id| (user, id)),
+        );
     }
     sorted(found)
 }

@@ -11,6 +11,8 @@ use slipstream_devkit::eventually;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use slipstream_runtime::auth::Scope;
+
 use crate::helpers::Pipeline;
 use crate::ledger::Ledger;
 
@@ -82,12 +84,13 @@ struct Progress {
 }
 
 impl Load {
-    /// Starts posting batches of coupons with ids from `first_id` on, spread over the users
-    /// and events 1..=REFERENCES.
-    pub fn start(producer_url: &str, first_id: i64) -> Load {
+    /// Starts posting batches of coupons to the pipeline's producer, with its ingest key, with
+    /// ids from `first_id` on, spread over the users and events 1..=REFERENCES.
+    pub fn start(pipeline: &Pipeline, first_id: i64) -> Load {
         let progress = Arc::new(Progress::default());
         let task = tokio::spawn(post_batches(
-            producer_url.to_owned(),
+            pipeline.client(Scope::Ingest),
+            pipeline.producer_url.clone(),
             first_id,
             progress.clone(),
         ));
@@ -123,11 +126,12 @@ impl Load {
     }
 }
 
-async fn post_batches(producer_url: String, first_id: i64, progress: Arc<Progress>) -> Ledger {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client");
+async fn post_batches(
+    http: reqwest::Client,
+    producer_url: String,
+    first_id: i64,
+    progress: Arc<Progress>,
+) -> Ledger {
     let url = format!("{producer_url}/coupons");
     let mut ledger = Ledger::default();
     let mut id = first_id;
