@@ -9,6 +9,8 @@ use serde::Deserialize;
 use slipstream_model::Kind;
 use slipstream_runtime::auth::ApiKey;
 
+use crate::health::KeyStatus;
+
 /// What to do with a message after the api answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -36,6 +38,7 @@ pub enum Outcome {
 pub struct Forwarder {
     client: reqwest::Client,
     url: String,
+    key: KeyStatus,
 }
 
 impl Forwarder {
@@ -44,6 +47,7 @@ impl Forwarder {
         kind: Kind,
         timeout: Duration,
         api_key: Option<&ApiKey>,
+        key: KeyStatus,
     ) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
         if let Some(key) = api_key {
@@ -64,6 +68,7 @@ impl Forwarder {
         Ok(Self {
             client,
             url: format!("{}/{}", api_url.trim_end_matches('/'), kind),
+            key,
         })
     }
 
@@ -123,16 +128,25 @@ impl Forwarder {
         }
     }
 
-    /// The api's answer, or why there was none (worth a retry).
+    /// The api's answer, or why there was none (worth a retry). An answer tells whether the
+    /// api accepts this consumer's key: refused on a 401 or 403, accepted on a 2xx.
     async fn send(&self, body: Vec<u8>, context: HeaderMap) -> Result<reqwest::Response, String> {
-        self.client
+        let response = self
+            .client
             .post(&self.url)
             .headers(context)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("api unreachable: {e}"))
+            .map_err(|e| format!("api unreachable: {e}"))?;
+        let status = response.status();
+        if key_refused(status) {
+            self.key.set_refused(true);
+        } else if status.is_success() {
+            self.key.set_refused(false);
+        }
+        Ok(response)
     }
 }
 

@@ -16,4 +16,5 @@ mod worker;
 pub use config::{Config, Mode};
 pub use consume::run;
 pub use forward::{Forwarder, Outcome};
+pub use health::KeyStatus;
 pub use redrive::{redrive, Redriven};

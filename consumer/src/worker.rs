@@ -32,10 +32,10 @@ pub struct Worker {
     dead_letters: DeadLetters,
     missing_reference_timeout: Duration,
     max_backoff: Duration,
-    key: KeyStatus,
 }
 
 impl Worker {
+    /// `key` learns from each forward whether the api accepts this consumer's key.
     pub fn new(config: &Config, key: KeyStatus) -> anyhow::Result<Self> {
         Ok(Self {
             topic: config.kafka.topic(config.topic),
@@ -45,6 +45,7 @@ impl Worker {
                 config.topic,
                 config.forward_timeout(),
                 config.api_key.as_ref(),
+                key,
             )?,
             dead_letters: DeadLetters::new(
                 &config.kafka,
@@ -52,7 +53,6 @@ impl Worker {
             )?,
             missing_reference_timeout: config.missing_reference_timeout(),
             max_backoff: config.max_backoff(),
-            key,
         })
     }
 
@@ -112,8 +112,6 @@ impl Worker {
                 .forward_batch(body.clone(), messages.len(), context.clone())
                 .await;
             metrics::forwarded(&self.topic, sent.elapsed());
-            self.key
-                .set_refused(matches!(outcome, BatchOutcome::KeyRefused { .. }));
             let wait = match outcome {
                 BatchOutcome::KeyRefused { status } => {
                     self.key_refused(status);
@@ -184,8 +182,6 @@ impl Worker {
             let sent = Instant::now();
             let outcome = self.forwarder.forward(payload, context.clone()).await;
             metrics::forwarded(&self.topic, sent.elapsed());
-            self.key
-                .set_refused(matches!(outcome, Outcome::KeyRefused { .. }));
             let wait = match outcome {
                 Outcome::KeyRefused { status } => {
                     self.key_refused(status);

@@ -70,6 +70,11 @@ impl DevKeys {
         &self.keys[scope.as_str()]
     }
 
+    /// An HTTP client that sends `scope`'s key on every request (a request may set its own).
+    pub fn client(&self, scope: Scope) -> reqwest::Client {
+        client_with(Some(&self.bearer(scope)))
+    }
+
     /// `Bearer <key>` for `scope`'s key.
     pub fn bearer(&self, scope: Scope) -> String {
         format!("Bearer {}", self.key(scope))
@@ -98,4 +103,19 @@ impl DevKeys {
         std::io::Write::write_all(&mut out, self.credentials_env().as_bytes())?;
         Ok(())
     }
+}
+
+/// An HTTP client sending `authorization` (e.g. `Bearer slp_…`) on every request unless the
+/// request sets its own, timing out after 30 s; `None` sends no credentials.
+pub fn client_with(authorization: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(value) = authorization {
+        let value = reqwest::header::HeaderValue::from_str(value).expect("a header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
 }

@@ -2,13 +2,10 @@
 
 use std::time::Duration;
 
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
-
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::json;
@@ -106,20 +103,27 @@ pub fn edge(router: Router, edge: Edge) -> Router {
 /// then made in their place.
 async fn drop_malformed_context(mut request: Request, next: Next) -> Response {
     let headers = request.headers_mut();
-    let valid = |headers: &axum::http::HeaderMap, name: &HeaderName, check: fn(&str) -> bool| {
-        let mut values = headers.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (Some(value), None) => value.to_str().is_ok_and(check),
-            _ => false,
+    for (name, valid) in [
+        (
+            REQUEST_ID,
+            trace_context::valid_request_id as fn(&str) -> bool,
+        ),
+        (TRACEPARENT, trace_context::valid_traceparent),
+    ] {
+        if !one_valid(headers, &name, valid) {
+            headers.remove(&name);
         }
-    };
-    if !valid(headers, &REQUEST_ID, trace_context::valid_request_id) {
-        headers.remove(&REQUEST_ID);
-    }
-    if !valid(headers, &TRACEPARENT, trace_context::valid_traceparent) {
-        headers.remove(&TRACEPARENT);
     }
     next.run(request).await
+}
+
+/// Whether `name` appears exactly once, with a value `valid` accepts.
+fn one_valid(headers: &HeaderMap, name: &HeaderName, valid: fn(&str) -> bool) -> bool {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().is_ok_and(valid),
+        _ => false,
+    }
 }
 
 /// The method as a log field or metric label: one of the standard ones, else `_OTHER`, so

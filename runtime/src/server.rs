@@ -153,7 +153,7 @@ impl Connection {
             })
         };
         let builder = auto::Builder::new(TokioExecutor::new());
-        let connection = builder.serve_connection_with_upgrades(io, service);
+        let connection = builder.serve_connection(io, service);
         let mut connection = pin!(connection);
         let mut draining = false;
         loop {

@@ -2,9 +2,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use api::{Application, Config};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
+pub use slipstream_devkit::keys::client_with;
 use slipstream_devkit::DevKeys;
 use slipstream_runtime::auth::{AuthArgs, Scope};
 use slipstream_runtime::http::EdgeArgs;
@@ -42,7 +43,7 @@ impl TestApp {
         let (address, stop, server) = start(config.clone()).await;
         Self {
             address,
-            client: client_with(Some(&keys.bearer(Scope::Admin))),
+            client: keys.client(Scope::Admin),
             keys,
             config,
             stop,
@@ -92,22 +93,6 @@ impl TestApp {
         let stored: Value = response.json().await.expect("JSON");
         stored["id"].as_i64().expect("an id")
     }
-}
-
-/// A client sending `authorization` on every request (unless a request sets its own).
-pub fn client_with(authorization: Option<&str>) -> reqwest::Client {
-    let mut headers = HeaderMap::new();
-    if let Some(value) = authorization {
-        headers.insert(
-            AUTHORIZATION,
-            HeaderValue::from_str(value).expect("a header"),
-        );
-    }
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a client")
 }
 
 fn test_config(database: PathBuf, keys: &DevKeys) -> Config {

@@ -6,7 +6,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 use slipstream_devkit::eventually;
 use slipstream_devkit::kafka::read_topic;
@@ -73,7 +72,7 @@ impl Setup {
             api_url,
             consumer,
             health_port,
-            http: admin_client(&keys),
+            http: keys.client(Scope::Admin),
             keys,
             dir,
             api_stop: None,
@@ -309,16 +308,6 @@ impl Drop for Setup {
             let _ = stop.send(());
         }
     }
-}
-
-fn admin_client(keys: &DevKeys) -> reqwest::Client {
-    let mut headers = HeaderMap::new();
-    let admin = HeaderValue::from_str(&keys.bearer(Scope::Admin)).expect("a header");
-    headers.insert(AUTHORIZATION, admin);
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("a client")
 }
 
 pub fn payload(message: &OwnedMessage) -> Vec<u8> {

@@ -201,22 +201,9 @@ async fn an_oversized_request_id_and_a_malformed_traceparent_reach_no_header_or_
     let pipeline = Pipeline::start().await;
     let request_id = format!("huge{}", "x".repeat(10_000));
     let traceparent = "00-not-a-trace-context-but-long-enough-to-look-like-one-01";
-    let user =
-        json!({"id": 5151, "birth_year": 1985, "country": "GR", "currency": "EUR", "gender": "F"});
-    let response = pipeline
-        .http
-        .post(format!("{}/users", pipeline.producer_url))
-        .header("x-request-id", &request_id)
-        .header("traceparent", traceparent)
-        .json(&user)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), 202);
-    let answered = response.headers()["x-request-id"]
-        .to_str()
-        .expect("text")
-        .to_owned();
+    let answered = pipeline
+        .produce_user_with_context(5151, &request_id, traceparent)
+        .await;
     assert!(
         answered.len() <= 64 && !answered.starts_with("huge"),
         "{answered:.80}"

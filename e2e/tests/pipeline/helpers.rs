@@ -2,7 +2,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 use slipstream_devkit::process::listens_on;
 use slipstream_devkit::{
@@ -140,7 +139,7 @@ impl Pipeline {
         Pipeline {
             api_url,
             producer_url,
-            http: client_with(&keys, Scope::Admin),
+            http: keys.client(Scope::Admin),
             keys,
             bootstrap,
             prefix,
@@ -216,11 +215,6 @@ impl Pipeline {
             .any(|line| parts.iter().all(|part| line.contains(part)))
     }
 
-    /// A client sending the key of `scope` on every request, timing out after 30 s.
-    pub fn client(&self, scope: Scope) -> reqwest::Client {
-        client_with(&self.keys, scope)
-    }
-
     /// The base URL of every service, by name (`api`, `producer`, `consumer-users`, ...).
     pub fn urls(&self) -> Vec<(String, String)> {
         self.services
@@ -249,6 +243,29 @@ impl Pipeline {
             .unwrap_or_else(|| panic!("no service named {name}"))
     }
 
+    /// POSTs user `id` to the producer with this request context, expects a 202, and returns
+    /// the request id the producer answered with.
+    pub async fn produce_user_with_context(
+        &self,
+        id: i64,
+        request_id: &str,
+        traceparent: &str,
+    ) -> String {
+        let user = serde_json::json!({"id": id, "birth_year": 1985, "country": "GR", "currency": "EUR", "gender": "F"});
+        let response = self
+            .http
+            .post(format!("{}/users", self.producer_url))
+            .header("x-request-id", request_id)
+            .header("traceparent", traceparent)
+            .json(&user)
+            .send()
+            .await
+            .expect("producer reachable");
+        assert_eq!(response.status(), 202);
+        let answered = response.headers()["x-request-id"].to_str().expect("text");
+        answered.to_owned()
+    }
+
     /// POSTs `body` to the producer and returns the status and the JSON answer.
     pub async fn produce(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = self
@@ -268,17 +285,9 @@ impl Pipeline {
         let mut items = Vec::new();
         let mut next = Some(path.to_owned());
         while let Some(path) = next.take() {
-            let response = self
-                .http
-                .get(format!("{}{path}", self.api_url))
-                .send()
-                .await
-                .expect("api reachable");
-            match response.status().as_u16() {
-                200 => {}
-                404 => break,
-                other => panic!("GET {path} answered {other}"),
-            }
+            let Some(response) = self.get_response(&path).await else {
+                break;
+            };
             next = response
                 .headers()
                 .get("link")
@@ -293,6 +302,12 @@ impl Pipeline {
 
     /// GETs `path` from the api: `None` on 404.
     pub async fn get(&self, path: &str) -> Option<Value> {
+        let response = self.get_response(path).await?;
+        Some(response.json().await.expect("JSON"))
+    }
+
+    /// The api's 200 answer to `GET path`; `None` on 404, a panic on anything else.
+    async fn get_response(&self, path: &str) -> Option<reqwest::Response> {
         let response = self
             .http
             .get(format!("{}{path}", self.api_url))
@@ -300,7 +315,7 @@ impl Pipeline {
             .await
             .expect("api reachable");
         match response.status().as_u16() {
-            200 => Some(response.json().await.expect("JSON")),
+            200 => Some(response),
             404 => None,
             other => panic!("GET {path} answered {other}"),
         }
@@ -321,17 +336,6 @@ impl Drop for Pipeline {
             let _ = service.stop(Duration::from_secs(10));
         }
     }
-}
-
-fn client_with(keys: &DevKeys, scope: Scope) -> reqwest::Client {
-    let mut headers = HeaderMap::new();
-    let key = HeaderValue::from_str(&keys.bearer(scope)).expect("a header");
-    headers.insert(AUTHORIZATION, key);
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a client")
 }
 
 /// Starts a service and waits until it is ready to take traffic.

@@ -89,7 +89,7 @@ impl Load {
     pub fn start(pipeline: &Pipeline, first_id: i64) -> Load {
         let progress = Arc::new(Progress::default());
         let task = tokio::spawn(post_batches(
-            pipeline.client(Scope::Ingest),
+            pipeline.keys.client(Scope::Ingest),
             pipeline.producer_url.clone(),
             first_id,
             progress.clone(),

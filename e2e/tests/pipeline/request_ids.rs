@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use slipstream_devkit::eventually;
 
 use crate::helpers::{Options, Pipeline};
@@ -21,18 +20,10 @@ async fn a_request_id_and_traceparent_follow_a_record_into_every_service_log() {
     let pipeline = Pipeline::start_with(options).await;
     let request_id = format!("trace-{}", uuid::Uuid::new_v4().simple());
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let user =
-        json!({"id": 4242, "birth_year": 1985, "country": "GR", "currency": "EUR", "gender": "F"});
-    let response = pipeline
-        .http
-        .post(format!("{}/users", pipeline.producer_url))
-        .header("x-request-id", &request_id)
-        .header("traceparent", traceparent)
-        .json(&user)
-        .send()
-        .await
-        .expect("producer reachable");
-    assert_eq!(response.status(), 202);
+    let answered = pipeline
+        .produce_user_with_context(4242, &request_id, traceparent)
+        .await;
+    assert_eq!(answered, request_id, "a well-formed request id is kept");
     eventually("the user is stored", Duration::from_secs(30), || async {
         pipeline.get("/users/4242").await.is_some()
     })

@@ -5,7 +5,6 @@ use producer::{Application, Config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{ClientConfig, Message};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 use slipstream_devkit::kafka::read_topic;
 use slipstream_devkit::DevKeys;
@@ -52,7 +51,7 @@ impl TestProducer {
             url,
             bootstrap: bootstrap.to_owned(),
             prefix,
-            http: client_with(&keys.bearer(Scope::Ingest)),
+            http: keys.client(Scope::Ingest),
             keys,
             _dir: dir,
         }
@@ -95,19 +94,6 @@ impl TestProducer {
             }
         }
     }
-}
-
-/// A client sending `authorization` on every request (unless a request sets its own).
-pub fn client_with(authorization: &str) -> reqwest::Client {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(authorization).expect("a header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("a client")
 }
 
 fn try_count(consumer: &BaseConsumer, topic: &str) -> Result<i64, String> {
