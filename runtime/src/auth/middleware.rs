@@ -186,6 +186,22 @@ mod tests {
     }
 
     #[test]
+    fn a_service_without_a_key_file_starts_only_when_told_to_serve_openly() {
+        let error = Auth::from_args(&AuthArgs::default()).expect_err("refused");
+        assert!(error.to_string().contains("AUTH_KEYS_FILE"), "{error}");
+        let missing = AuthArgs::keys("/nonexistent/slipstream-keys");
+        assert!(
+            Auth::from_args(&missing).is_err(),
+            "started on a missing key file"
+        );
+        let open = AuthArgs {
+            auth_disabled: true,
+            ..AuthArgs::default()
+        };
+        assert!(matches!(Auth::from_args(&open), Ok(Auth::Disabled)));
+    }
+
+    #[test]
     fn only_one_bearer_header_yields_a_token() {
         assert_eq!(bearer(&headers(&[b"Bearer abc"])), Some("abc"));
         assert_eq!(bearer(&headers(&[b"bearer abc"])), Some("abc"));
