@@ -43,11 +43,7 @@ pub fn router() -> Router<AppState> {
 )]
 #[tracing::instrument(skip_all)]
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Stored<Coupon>> {
-    let recommender = state.recommender.clone();
-    save_body(&state.store, &body, move |coupon: &Coupon| {
-        recommender.coupon_stored(coupon)
-    })
-    .await
+    save_body::<Coupon>(&state.writer, &body, true).await
 }
 
 #[utoipa::path(

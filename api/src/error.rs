@@ -1,6 +1,7 @@
 //! The api's one error type, and how each error is answered.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -44,8 +45,9 @@ pub enum Error {
     #[error("record [{index}] of the batch: {error}")]
     InBatch { index: usize, error: Box<Error> },
 
+    /// Shared, as one failed commit is the answer of every request of its group.
     #[error("the database cannot take the request now")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Arc<sqlx::Error>),
 
     /// The recommendations are still being built from the database after a start.
     #[error("the recommendations are still being built")]
@@ -56,7 +58,7 @@ pub enum Error {
     GenerateRunning,
 
     #[error("a database operation failed")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Arc<sqlx::Error>),
 
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -79,9 +81,9 @@ impl From<sqlx::Error> for Error {
     /// A busy database or an exhausted pool is worth retrying; anything else is our fault.
     fn from(error: sqlx::Error) -> Self {
         if is_busy(&error) {
-            Self::Unavailable(error)
+            Self::Unavailable(Arc::new(error))
         } else {
-            Self::Database(error)
+            Self::Database(Arc::new(error))
         }
     }
 }
@@ -109,6 +111,15 @@ impl Error {
                 }
             }
             other => other,
+        }
+    }
+
+    /// The same failure again, for the next request of a group a failed commit answers.
+    pub fn again(&self) -> Self {
+        match self {
+            Self::Unavailable(e) => Self::Unavailable(e.clone()),
+            Self::Database(e) => Self::Database(e.clone()),
+            other => Self::Internal(anyhow::anyhow!("{}", cause_chain(other))),
         }
     }
 

@@ -51,11 +51,7 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<Stored<Event>> {
     let gen_recommendations = gen_recommendations(options)?;
-    let recommender = state.recommender.clone();
-    save_body(&state.store, &body, move |event: &Event| {
-        recommender.event_stored(event, gen_recommendations)
-    })
-    .await
+    save_body::<Event>(&state.writer, &body, gen_recommendations).await
 }
 
 #[utoipa::path(

@@ -27,7 +27,11 @@ pub fn router() -> Router<AppState> {
 )]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>> {
-    state.store.ping().await.map_err(Error::Unavailable)?;
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| Error::Unavailable(e.into()))?;
     if !state.recommender.is_ready() {
         return Err(Error::Warming);
     }

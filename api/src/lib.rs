@@ -14,6 +14,7 @@ pub mod startup;
 pub mod store;
 mod users;
 mod web;
+pub mod writer;
 
 pub use config::Config;
 pub use error::{Error, Result};

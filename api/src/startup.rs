@@ -15,16 +15,18 @@ use slipstream_runtime::shutdown;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::error::cause_chain;
 use crate::metrics::{self, Trigger};
 use crate::recommendations::{self, Recommender};
 use crate::store::Store;
+use crate::writer::Writer;
 use crate::{coupons, events, health, openapi, users};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// For reads; every write goes through `writer`.
     pub store: Store,
+    pub writer: Writer,
     pub recommender: Arc<Recommender>,
     /// Held by the one `POST /recommendation/generate` running.
     pub generating: Arc<tokio::sync::Mutex<()>>,
@@ -64,6 +66,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    writer: Writer,
     recommender: Arc<Recommender>,
     refresh: Option<Duration>,
     limits: Limits,
@@ -80,8 +83,10 @@ impl Application {
             .await
             .with_context(|| format!("Failed to bind {address}"))?;
         let recommender = Arc::new(Recommender::default());
+        let writer = Writer::spawn(store.clone(), recommender.clone());
         let state = AppState {
             store: store.clone(),
+            writer: writer.clone(),
             recommender: recommender.clone(),
             generating: Arc::default(),
         };
@@ -89,25 +94,26 @@ impl Application {
             listener,
             router: app(state, &config, auth),
             store,
+            writer,
             recommender,
             refresh: config.recommendation_refresh(),
             limits: config.edge.limits,
         })
     }
 
-    /// Builds the recommendations from the database in the background, so the api serves at
-    /// once (`/ready` waits for it), then keeps the periodic pass running.
+    /// Builds the recommendations from the database in the background, so the api serves
+    /// and stores at once (`/ready` waits for the build), then keeps the periodic pass
+    /// running.
     fn start_recommendations(&self) -> tokio::task::JoinHandle<()> {
-        let (store, recommender, refresh) =
-            (self.store.clone(), self.recommender.clone(), self.refresh);
-        tokio::spawn(recommendations::report_staleness(recommender.clone()));
+        let (writer, refresh) = (self.writer.clone(), self.refresh);
+        tokio::spawn(recommendations::report_staleness(self.recommender.clone()));
         tokio::spawn(async move {
-            if let Err(e) = recommendations::rebuild(&store, &recommender, Trigger::Startup).await {
-                tracing::error!(error = %cause_chain(&e), "Failed to build the recommendations.");
+            // The writer logs a failure.
+            if writer.rebuild(Trigger::Startup).await.is_err() {
                 return;
             }
             if let Some(every) = refresh {
-                recommendations::run_periodic_pass(recommender, every).await;
+                recommendations::run_periodic_pass(writer, every).await;
             }
         })
     }

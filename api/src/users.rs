@@ -33,11 +33,7 @@ pub fn router() -> Router<AppState> {
 )]
 #[tracing::instrument(skip_all)]
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Stored<User>> {
-    let recommender = state.recommender.clone();
-    save_body(&state.store, &body, move |user: &User| {
-        recommender.user_stored(user.id.unwrap_or_default())
-    })
-    .await
+    save_body::<User>(&state.writer, &body, true).await
 }
 
 #[utoipa::path(

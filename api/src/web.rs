@@ -1,6 +1,7 @@
 //! What the resource routes share: the id in a path, and the answer to a POST of one record
 //! or a batch.
 
+use anyhow::anyhow;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -12,7 +13,8 @@ use serde_json::Value;
 use slipstream_model::{parse_batch, Batch, Id};
 
 use crate::error::{Error, Result};
-use crate::store::{Saved, Store, Table};
+use crate::store::Saved;
+use crate::writer::{Write, Writer};
 
 /// The one id in a route's path, a positive integer; anything else is a 400 problem.
 #[derive(Debug, Clone, Copy)]
@@ -58,19 +60,16 @@ struct BatchItem<R> {
 }
 
 /// Validates a body of one record or a batch (every failing field named, by index in a
-/// batch) and saves it; `created` runs for each new record.
-pub async fn save_body<R: Table>(
-    store: &Store,
-    body: &Value,
-    created: impl FnMut(&R) + Send + 'static,
-) -> Result<Stored<R>> {
-    let now = Utc::now();
-    match parse_batch::<R>(body, now)? {
-        Batch::One(record) => store.save(record, now, created).await.map(Stored::One),
-        Batch::Many(records) => store
-            .save_all(records, now, created)
-            .await
-            .map(Stored::Many),
+/// batch) and has the writer store it; `listed` is an event upload's `gen_recommendations`.
+pub async fn save_body<R: Write>(writer: &Writer, body: &Value, listed: bool) -> Result<Stored<R>> {
+    match parse_batch::<R>(body, Utc::now())? {
+        Batch::One(record) => {
+            let saved = writer.save(vec![record], listed).await;
+            let one = saved.map_err(Error::outside_batch)?.into_iter().next();
+            one.map(Stored::One)
+                .ok_or_else(|| anyhow!("A write of one record saved none").into())
+        }
+        Batch::Many(records) => writer.save(records, listed).await.map(Stored::Many),
     }
 }
 

@@ -1,8 +1,8 @@
-//! Building the index from the database: at startup, on `POST /recommendation/generate`, and
-//! the periodic pass that retires ended events.
+//! Building the index from the database (at startup and on `POST /recommendation/generate`),
+//! and the passes that keep it current.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use chrono::Utc;
@@ -10,38 +10,17 @@ use futures::TryStreamExt;
 use slipstream_model::Id;
 use sqlx::SqliteConnection;
 
-use super::index::{Counts, Index, Micros};
+use super::index::{Index, Micros};
 use super::Recommender;
 use crate::error::Result;
-use crate::metrics::{self, Trigger};
+use crate::metrics;
 use crate::store::Store;
+use crate::writer::Writer;
 
-/// Rebuilds the index from the stored data and puts it in place. Writes wait meanwhile: the
-/// rebuild holds the write connection, so no write falls between its read and the swap.
+/// The index as the stored data makes it at `now`, read from `conn` (a snapshot, so that the
+/// writer knows which writes it lacks).
 #[tracing::instrument(skip_all)]
-pub async fn rebuild(
-    store: &Store,
-    recommender: &Recommender,
-    trigger: Trigger,
-) -> Result<(Counts, Duration)> {
-    let started = Instant::now();
-    let mut conn = store.write_connection().await?;
-    let index = load(&mut conn, Utc::now().timestamp_micros()).await?;
-    let counts = index.counts();
-    recommender.replace(index);
-    drop(conn);
-    let took = started.elapsed();
-    metrics::regenerated(trigger, took);
-    tracing::info!(
-        users = counts.users,
-        events = counts.events,
-        took_ms = took.as_millis() as u64,
-        "Rebuilt the recommendations."
-    );
-    Ok((counts, took))
-}
-
-async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<Index> {
+pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<Index> {
     let mut index = Index::default();
     let mut users = sqlx::query_scalar::<_, Id>("SELECT id FROM users").fetch(&mut *conn);
     while let Some(id) = users.try_next().await? {
@@ -89,25 +68,13 @@ pub async fn report_staleness(recommender: Arc<Recommender>) {
     }
 }
 
-/// Every `every`, retires ended events and lists those held back by
+/// Every `every`, asks the writer to retire ended events and list those held back by
 /// `gen_recommendations=false`. Runs until the process ends.
-pub async fn run_periodic_pass(recommender: Arc<Recommender>, every: Duration) {
+pub async fn run_periodic_pass(writer: Writer, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let started = Instant::now();
-        let now = Utc::now().timestamp_micros();
-        let (ended, listed) = {
-            let mut guard = recommender.write();
-            let Some(index) = guard.as_mut() else {
-                continue;
-            };
-            let refreshed = (index.prune_ended(now), index.list_pending(now));
-            recommender.caught_up();
-            refreshed
-        };
-        metrics::regenerated(Trigger::Periodic, started.elapsed());
-        tracing::info!(ended, listed, "Refreshed the recommendations.");
+        writer.refresh().await;
     }
 }

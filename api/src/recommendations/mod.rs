@@ -16,15 +16,46 @@ use slipstream_model::{Coupon, Event, Id};
 
 use crate::metrics::{self, Trigger};
 
-pub use index::{Counts, Index, Pick, Reason, Recommendation, Strategy};
-pub use load::{rebuild, report_staleness, run_periodic_pass};
+pub use index::{Counts, Index, Micros, Pick, Reason, Recommendation, Strategy};
+pub use load::{load, report_staleness, run_periodic_pass};
 pub use routes::router;
+
+/// What a committed write or a periodic pass changes in the recommendations.
+#[derive(Debug, Clone)]
+pub enum Change {
+    User(Id),
+    /// `listed`: the event enters the rankings at once, unless its upload asked to wait for
+    /// the next regeneration (`gen_recommendations=false`).
+    Event {
+        event: Event,
+        listed: bool,
+    },
+    /// A new coupon, as its selections: each an event and the coupon's time.
+    Coupon {
+        user: Id,
+        selections: Vec<(Id, Micros)>,
+    },
+    /// The periodic pass at `now`: ended events leave, held-back ones join.
+    Refresh {
+        now: Micros,
+    },
+}
+
+impl Change {
+    pub fn coupon(coupon: &Coupon) -> Self {
+        let placed_at = coupon.timestamp.map_or(0, |t| t.timestamp_micros());
+        Self::Coupon {
+            user: coupon.user_id,
+            selections: coupon.event_ids().map(|event| (event, placed_at)).collect(),
+        }
+    }
+}
 
 /// The index behind a lock, absent until the first build from the database finished.
 ///
-/// Updates happen while the store still holds its write connection, so they reach the index
-/// in commit order, and a rebuild (which holds that connection while it reads) never misses
-/// or double-counts a write.
+/// Readers share it; only the writer task changes it, after each commit and in commit order,
+/// so it never shows a write that is not on disk, and a rebuild is put in place with the
+/// writes committed since its snapshot applied on top.
 #[derive(Debug, Default)]
 pub struct Recommender {
     index: RwLock<Option<Index>>,
@@ -50,33 +81,41 @@ impl Recommender {
         Ok(index.recommend(user, limit, now.timestamp_micros()))
     }
 
-    pub fn user_stored(&self, id: Id) {
-        self.update(|index| index.add_user(id));
-    }
-
-    /// A new event enters the rankings at once unless its upload asked to wait for the next
-    /// regeneration (`gen_recommendations=false`).
-    pub fn event_stored(&self, event: &Event, listed: bool) {
+    /// Applies what a group of writes committed, in its order, under one lock.
+    pub(crate) fn apply(&self, changes: &[Change]) {
         let started = Instant::now();
-        self.update(|index| {
-            index.add_event(event, listed);
-            if !listed {
-                // Under the index lock, so a periodic pass cannot list it in between. Only
-                // the first held-back event starts the clock.
-                let now = Utc::now().timestamp_micros();
-                let since = &self.held_back_since;
-                let _ = since.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        if let Some(index) = self.write().as_mut() {
+            for change in changes {
+                self.apply_one(index, change);
             }
+        }
+        let trigger = changes.iter().find_map(|change| match change {
+            Change::Coupon { .. } => Some(Trigger::Coupon),
+            Change::Event { .. } => Some(Trigger::Event),
+            _ => None,
         });
-        metrics::regenerated(Trigger::Event, started.elapsed());
+        if let Some(trigger) = trigger {
+            metrics::regenerated(trigger, started.elapsed());
+        }
     }
 
-    pub fn coupon_stored(&self, coupon: &Coupon) {
-        let started = Instant::now();
-        let placed_at = coupon.timestamp.map_or(0, |t| t.timestamp_micros());
-        let selections = coupon.event_ids().map(|event| (event, placed_at));
-        self.update(|index| index.add_selections(coupon.user_id, selections));
-        metrics::regenerated(Trigger::Coupon, started.elapsed());
+    /// The periodic pass: how many events ended and how many held-back ones joined; `None`
+    /// before the first build.
+    pub(crate) fn refresh(&self, now: Micros) -> Option<(usize, usize)> {
+        let mut guard = self.write();
+        Some(self.refresh_index(guard.as_mut()?, now))
+    }
+
+    /// Puts a rebuilt index in place, with `since` (what was committed after its snapshot)
+    /// applied first.
+    pub(crate) fn replace(&self, mut index: Index, since: &[Change]) {
+        let mut guard = self.write();
+        // The rebuild listed every held-back event; `since` may hold back new ones.
+        self.caught_up();
+        for change in since {
+            self.apply_one(&mut index, change);
+        }
+        *guard = Some(index);
     }
 
     /// How long the oldest stored change the recommendations do not reflect yet has waited.
@@ -89,21 +128,37 @@ impl Recommender {
         }
     }
 
+    fn apply_one(&self, index: &mut Index, change: &Change) {
+        match change {
+            Change::User(id) => index.add_user(*id),
+            Change::Event { event, listed } => {
+                index.add_event(event, *listed);
+                if !listed {
+                    // Under the index lock, so a periodic pass cannot list it in between.
+                    // Only the first held-back event starts the clock.
+                    let now = Utc::now().timestamp_micros();
+                    let since = &self.held_back_since;
+                    let _ = since.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+                }
+            }
+            Change::Coupon { user, selections } => {
+                index.add_selections(*user, selections.iter().copied());
+            }
+            Change::Refresh { now } => {
+                self.refresh_index(index, *now);
+            }
+        }
+    }
+
+    fn refresh_index(&self, index: &mut Index, now: Micros) -> (usize, usize) {
+        let refreshed = (index.prune_ended(now), index.list_pending(now));
+        self.caught_up();
+        refreshed
+    }
+
     /// Called with the index write-locked, after every held-back event was listed.
     fn caught_up(&self) {
         self.held_back_since.store(0, Ordering::Relaxed);
-    }
-
-    fn replace(&self, index: Index) {
-        let mut guard = self.write();
-        *guard = Some(index);
-        self.caught_up();
-    }
-
-    fn update(&self, change: impl FnOnce(&mut Index)) {
-        if let Some(index) = self.write().as_mut() {
-            change(index);
-        }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Option<Index>> {

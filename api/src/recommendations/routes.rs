@@ -11,7 +11,7 @@ use slipstream_runtime::Problem;
 use utoipa::{IntoParams, ToSchema};
 
 use super::index::{Reason, Recommendation, Strategy};
-use super::{rebuild, NotReady};
+use super::NotReady;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Trigger};
 use crate::startup::AppState;
@@ -116,7 +116,7 @@ pub(crate) async fn generate(State(state): State<AppState>) -> Result<Json<Gener
     let Ok(_running) = state.generating.try_lock() else {
         return Err(Error::GenerateRunning);
     };
-    let (counts, took) = rebuild(&state.store, &state.recommender, Trigger::Manual).await?;
+    let (counts, took) = state.writer.rebuild(Trigger::Manual).await?;
     Ok(Json(Generated {
         users: counts.users,
         events: counts.events,

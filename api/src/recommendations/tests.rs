@@ -9,6 +9,7 @@ use proptest::strategy::Strategy as _;
 use slipstream_model::{Country, Event, Id};
 
 use super::index::{Index, Micros, Reason, Strategy};
+use super::Change;
 
 const HOUR: Micros = 3_600_000_000;
 const NOW: Micros = 1_800_000_000_000_000;
@@ -215,17 +216,25 @@ fn an_event_held_back_appears_once_listed_and_ended_events_can_be_pruned() {
 fn staleness_runs_from_the_first_held_back_event_until_a_rebuild() {
     use std::time::Duration;
 
+    let stored = |id, listed| Change::Event {
+        event: upcoming(id, "football", 1),
+        listed,
+    };
     let recommender = super::Recommender::default();
-    recommender.replace(Index::default());
+    recommender.replace(Index::default(), &[]);
     let later = |secs| chrono::Utc::now() + chrono::Duration::seconds(secs);
-    recommender.event_stored(&upcoming(1, "football", 1), true);
+    recommender.apply(&[stored(1, true)]);
     assert_eq!(recommender.staleness(later(5)), Duration::ZERO);
-    recommender.event_stored(&upcoming(2, "football", 1), false);
-    recommender.event_stored(&upcoming(3, "football", 1), false);
+    recommender.apply(&[stored(2, false), stored(3, false)]);
     let stale = recommender.staleness(later(5));
     assert!(stale >= Duration::from_secs(4) && stale <= Duration::from_secs(6));
-    recommender.replace(Index::default());
+    recommender.replace(Index::default(), &[]);
     assert_eq!(recommender.staleness(later(5)), Duration::ZERO);
+    recommender.replace(Index::default(), &[stored(4, false)]);
+    assert!(
+        recommender.staleness(later(5)) >= Duration::from_secs(4),
+        "an event held back after the snapshot is still held back"
+    );
 }
 
 // ---- The property test ----------------------------------------------------------------

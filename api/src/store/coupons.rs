@@ -40,7 +40,7 @@ impl Table for Coupon {
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
                 let missing = missing_references(conn, self).await?;
                 if missing.is_empty() {
-                    return Err(Error::Database(sqlx::Error::Database(e)));
+                    return Err(Error::Database(sqlx::Error::Database(e).into()));
                 }
                 Err(Error::MissingReference(missing))
             }

@@ -1,8 +1,9 @@
 //! SQLite storage: the pools, the schema, and how each kind of record is written and read.
 //!
-//! All writes go through one connection, so they are serialized in the process and never meet
-//! SQLite's "database is locked"; each is one `BEGIN IMMEDIATE` transaction. Reads use a pool
-//! of their own, which WAL lets run beside the writer.
+//! All writes go through one connection, which only the writer task uses: they are
+//! serialized in the process and never meet SQLite's "database is locked", and a group of them
+//! shares one `BEGIN IMMEDIATE` transaction. Reads use a pool of their own, which WAL lets run
+//! beside the writer.
 
 mod coupons;
 pub use coupons::{CouponCursor, Page};
@@ -15,10 +16,8 @@ use std::str::FromStr;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SubsecRound, Utc};
 use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Connection, Sqlite, SqliteConnection};
-use tracing::Instrument;
+use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -138,72 +137,21 @@ impl Store {
             .map(drop)
     }
 
-    /// Stores a record or recognises it as already stored, in one transaction: a record
-    /// without id gets the next free one, a replay of a stored record is answered with it, a
-    /// different record under a stored id is a conflict.
-    ///
-    /// `created` runs after the commit of a new record, while the write connection is still
-    /// held: whatever it updates sees writes in commit order.
-    pub async fn save<R: Table>(
-        &self,
-        record: R,
-        now: DateTime<Utc>,
-        created: impl FnMut(&R) + Send + 'static,
-    ) -> Result<Saved<R>> {
-        let saved = self
-            .save_all(vec![record], now, created)
-            .await
-            .map_err(Error::outside_batch)?;
-        saved
-            .into_iter()
-            .next()
-            .ok_or_else(|| anyhow!("A write of one record saved none").into())
+    /// Opens the transaction a group of writes shares. Only the writer task calls it: the
+    /// pool holds one connection, so a second caller would wait for the group to end.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Saves records as [`Store::save`] does each, in order, all in one transaction: one
-    /// commit for a whole batch is what lets a consumer keep up with Kafka. A record that
-    /// fails rolls the batch back, and its error says which one it was.
-    ///
-    /// The write runs as a task of its own, so a client that hangs up cannot cancel it halfway
-    /// and leave the one write connection inside an unfinished transaction.
-    pub async fn save_all<R: Table>(
-        &self,
-        records: Vec<R>,
-        now: DateTime<Utc>,
-        created: impl FnMut(&R) + Send + 'static,
-    ) -> Result<Vec<Saved<R>>> {
-        let store = self.clone();
-        // The task keeps the request's span, so its log lines carry the request id.
-        let write = async move { store.save_to_end(records, now, created).await };
-        tokio::spawn(write.instrument(tracing::Span::current()))
-            .await
-            .map_err(|e| anyhow!("A write task failed: {e}"))?
-    }
-
-    #[tracing::instrument(skip_all, fields(kind = %R::KIND, records = records.len()))]
-    async fn save_to_end<R: Table>(
-        &self,
-        records: Vec<R>,
-        now: DateTime<Utc>,
-        mut created: impl FnMut(&R),
-    ) -> Result<Vec<Saved<R>>> {
-        let mut conn = self.write.acquire().await?;
-        let saved = match insert_new(&mut conn, &records, now).await? {
-            Some(saved) => saved,
-            None => save_each(&mut conn, records, now).await?,
-        };
-        for one in &saved {
-            let (record, is_new) = match one {
-                Saved::Created(record) => (record, true),
-                Saved::Replayed(record) => (record, false),
-            };
-            metrics::stored(R::KIND, is_new);
-            if is_new {
-                created(record);
-            }
-            tracing::debug!(id = record.id(), created = is_new, "Saved a record.");
-        }
-        Ok(saved)
+    /// A read transaction whose snapshot is already taken: it sees what was committed before
+    /// this call and nothing after, however long it is read from.
+    pub async fn snapshot(&self) -> Result<Transaction<'static, Sqlite>> {
+        let mut tx = self.read.begin().await?;
+        // In WAL mode a read transaction's snapshot is fixed by its first read.
+        sqlx::query("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
     /// Inserts new records in one transaction, for bulk loads: no replay or conflict
@@ -216,12 +164,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(count)
-    }
-
-    /// The write connection itself: while it is held, no write can commit. For readers that
-    /// must see the data and keep it still until they are done (a recommendations rebuild).
-    pub async fn write_connection(&self) -> Result<PoolConnection<Sqlite>> {
-        Ok(self.write.acquire().await?)
     }
 
     /// Every stored event.
@@ -237,26 +179,51 @@ impl Store {
     }
 }
 
-/// Saves records one by one in one transaction: a new record is inserted, a stored one
-/// compared, and the first refused names itself by index.
-async fn save_each<R: Table>(
-    conn: &mut SqliteConnection,
+/// Stores records or recognises them as already stored, as one unit inside the writer's open
+/// transaction (a savepoint): a record without id gets the next free one, a replay of a
+/// stored record is answered with it, a different record under a stored id is a conflict. A
+/// refused record undoes the whole call, and only it: what else the transaction holds stays.
+#[tracing::instrument(skip_all, fields(kind = %R::KIND, records = records.len()))]
+pub async fn save<R: Table>(
+    tx: &mut SqliteConnection,
     records: Vec<R>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Saved<R>>> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut unit = tx.begin().await?;
+    let saved = match insert_new(&mut unit, &records, now).await? {
+        Some(saved) => saved,
+        None => save_each(&mut unit, records, now).await?,
+    };
+    unit.commit().await?;
+    for one in &saved {
+        let (record, is_new) = match one {
+            Saved::Created(record) => (record, true),
+            Saved::Replayed(record) => (record, false),
+        };
+        metrics::stored(R::KIND, is_new);
+        tracing::debug!(id = record.id(), created = is_new, "Saved a record.");
+    }
+    Ok(saved)
+}
+
+/// Saves records one by one: a new record is inserted, a stored one compared, and the first
+/// refused names itself by index.
+async fn save_each<R: Table>(
+    tx: &mut SqliteConnection,
+    records: Vec<R>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Saved<R>>> {
     let mut saved = Vec::with_capacity(records.len());
     for (index, record) in records.into_iter().enumerate() {
-        let one = save_one(&mut tx, record, now).await;
+        let one = save_one(tx, record, now).await;
         saved.push(one.map_err(|e| e.in_batch(index))?);
     }
-    tx.commit().await?;
     Ok(saved)
 }
 
 /// The common case of a batch in a few statements: every record carries its own id, and none
 /// is stored yet. `None` when that is not so, or when the insert fails (its transaction
-/// rolled back): then the batch is saved record by record, which tells a replay from a
+/// undone): then the batch is saved record by record, which tells a replay from a
 /// conflict and names a refused record.
 async fn insert_new<R: Table>(
     conn: &mut SqliteConnection,
@@ -266,7 +233,7 @@ async fn insert_new<R: Table>(
     let Some(ids) = distinct_ids(records) else {
         return Ok(None);
     };
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = conn.begin().await?;
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM {} WHERE id IN (SELECT value FROM json_each(?)))",
         R::TABLE

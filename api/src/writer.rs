@@ -1,0 +1,420 @@
+//! The writer task: the one owner of the write connection and of the recommender's write side.
+//!
+//! Handlers, `POST /recommendation/generate` and the periodic pass send it typed requests and
+//! await its reply. It commits what is queued together (group commit: one transaction, one
+//! fsync, for several requests), each request in a savepoint of its own so that a refused
+//! batch leaves the others of its group stored; then it applies the group's changes to the
+//! recommendations and answers each request. So the recommendations see writes in commit
+//! order by construction, and a client that hangs up can only lose its answer: the group goes
+//! on without it.
+//!
+//! A rebuild reads a snapshot in a task of its own while the writer goes on committing; the
+//! writer keeps what it committed since the snapshot and applies it to the new index before
+//! putting it in place.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use slipstream_model::{Coupon, Event, User};
+use sqlx::SqliteConnection;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::error::{cause_chain, Error, Result};
+use crate::metrics::{self, Trigger};
+use crate::recommendations::{self, Change, Counts, Index, Recommender};
+use crate::store::{self, Saved, Store, Table};
+
+/// Requests waiting for the writer beyond this make their senders wait: the queue bounds
+/// memory, not throughput.
+const QUEUE: usize = 1_024;
+
+/// A group stops growing at this many records: the transaction stays short enough that the
+/// first request of a group is not kept waiting long for the last.
+const GROUP_RECORDS: usize = 10_000;
+
+/// What a rebuild answers: what the new index covers and how long the rebuild took.
+pub type Rebuilt = (Counts, Duration);
+
+/// The handle every sender holds; the writer stops when the last one is dropped.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    requests: mpsc::Sender<Request>,
+}
+
+/// A kind of record the writer stores, and what storing one changes in the recommendations.
+pub trait Write: Table + Send + Sync + 'static {
+    /// `listed` is the upload's `gen_recommendations` (only events use it).
+    fn change(&self, listed: bool) -> Change;
+}
+
+impl Write for User {
+    fn change(&self, _listed: bool) -> Change {
+        Change::User(self.id.unwrap_or_default())
+    }
+}
+
+impl Write for Event {
+    fn change(&self, listed: bool) -> Change {
+        Change::Event {
+            event: self.clone(),
+            listed,
+        }
+    }
+}
+
+impl Write for Coupon {
+    fn change(&self, _listed: bool) -> Change {
+        Change::coupon(self)
+    }
+}
+
+enum Request {
+    Save(Box<dyn Job>),
+    Rebuild {
+        trigger: Trigger,
+        reply: oneshot::Sender<Result<Rebuilt>>,
+    },
+    Refresh,
+}
+
+impl Writer {
+    /// Starts the writer task.
+    pub fn spawn(store: Store, recommender: Arc<Recommender>) -> Self {
+        let (requests, queue) = mpsc::channel(QUEUE);
+        let task = Task {
+            store,
+            recommender,
+            queue,
+            deferred: VecDeque::new(),
+            build: None,
+            next_build: Vec::new(),
+        };
+        tokio::spawn(task.run());
+        Self { requests }
+    }
+
+    /// Stores records (or recognises them as stored) in one unit: all of them or, when one is
+    /// refused, none. Answers once they are on disk and in the recommendations.
+    pub async fn save<R: Write>(&self, records: Vec<R>, listed: bool) -> Result<Vec<Saved<R>>> {
+        let (reply, answer) = oneshot::channel();
+        let batch = Batch {
+            records,
+            now: Utc::now(),
+            listed,
+            reply,
+            span: tracing::Span::current(),
+        };
+        self.send(Request::Save(Box::new(batch))).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Rebuilds the recommendations from the stored data; writes go on meanwhile.
+    pub async fn rebuild(&self, trigger: Trigger) -> Result<Rebuilt> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Rebuild { trigger, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Asks for the periodic pass: ended events leave the rankings, held-back ones join.
+    pub async fn refresh(&self) {
+        let _ = self.send(Request::Refresh).await;
+    }
+
+    async fn send(&self, request: Request) -> Result<()> {
+        self.requests.send(request).await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> Error {
+    Error::Internal(anyhow!("the writer task has stopped"))
+}
+
+/// One request to store records, as the writer runs it and answers it.
+trait Job: Send {
+    fn records(&self) -> usize;
+
+    /// Saves the records inside the group's transaction, appending what they change.
+    fn run<'a>(
+        self: Box<Self>,
+        tx: &'a mut SqliteConnection,
+        changes: &'a mut Vec<Change>,
+    ) -> BoxFuture<'a, Box<dyn Answer>>;
+
+    /// The group could not even begin.
+    fn fail(self: Box<Self>, error: Error);
+}
+
+/// A request's verdict, held until its group's commit decides whether it stands.
+trait Answer: Send {
+    fn send(self: Box<Self>, committed: Result<(), &Error>);
+}
+
+struct Batch<R> {
+    records: Vec<R>,
+    now: DateTime<Utc>,
+    listed: bool,
+    reply: oneshot::Sender<Result<Vec<Saved<R>>>>,
+    /// The request's span, so the writer's log lines carry its request id.
+    span: tracing::Span,
+}
+
+struct Verdict<R> {
+    saved: Result<Vec<Saved<R>>>,
+    reply: oneshot::Sender<Result<Vec<Saved<R>>>>,
+}
+
+impl<R: Write> Job for Batch<R> {
+    fn records(&self) -> usize {
+        self.records.len()
+    }
+
+    fn run<'a>(
+        self: Box<Self>,
+        tx: &'a mut SqliteConnection,
+        changes: &'a mut Vec<Change>,
+    ) -> BoxFuture<'a, Box<dyn Answer>> {
+        let Self {
+            records,
+            now,
+            listed,
+            reply,
+            span,
+        } = *self;
+        Box::pin(
+            async move {
+                let saved = store::save(tx, records, now).await;
+                if let Ok(saved) = &saved {
+                    changes.extend(saved.iter().filter_map(|one| match one {
+                        Saved::Created(record) => Some(record.change(listed)),
+                        Saved::Replayed(_) => None,
+                    }));
+                }
+                Box::new(Verdict { saved, reply }) as Box<dyn Answer>
+            }
+            .instrument(span),
+        )
+    }
+
+    fn fail(self: Box<Self>, error: Error) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+impl<R: Write> Answer for Verdict<R> {
+    fn send(self: Box<Self>, committed: Result<(), &Error>) {
+        let answer = match committed {
+            Ok(()) => self.saved,
+            Err(error) => Err(error.again()),
+        };
+        // The client may have hung up; what was committed stays committed.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// A rebuild reading its snapshot, and what the writer committed since.
+struct Build {
+    trigger: Trigger,
+    started: Instant,
+    since: Vec<Change>,
+    waiting: Vec<oneshot::Sender<Result<Rebuilt>>>,
+    index: oneshot::Receiver<Result<Index>>,
+}
+
+struct Task {
+    store: Store,
+    recommender: Arc<Recommender>,
+    queue: mpsc::Receiver<Request>,
+    /// Requests taken off the queue while a group was gathered, to run after it in order.
+    deferred: VecDeque<Request>,
+    build: Option<Build>,
+    /// Rebuilds asked for while one ran: they need a snapshot taken after their request.
+    next_build: Vec<(Trigger, oneshot::Sender<Result<Rebuilt>>)>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        loop {
+            let request = match self.deferred.pop_front() {
+                Some(request) => request,
+                None => tokio::select! {
+                    built = built(&mut self.build) => {
+                        self.finish_build(built).await;
+                        continue;
+                    }
+                    request = self.queue.recv() => match request {
+                        Some(request) => request,
+                        None => break,
+                    },
+                },
+            };
+            match request {
+                Request::Save(job) => {
+                    let group = self.gather(job);
+                    self.commit(group).await;
+                }
+                Request::Rebuild { trigger, reply } => self.start_build(trigger, vec![reply]).await,
+                Request::Refresh => self.refresh(),
+            }
+        }
+        tracing::debug!("The writer stopped: nothing can send it requests any more.");
+    }
+
+    /// The first job and the saves queued behind it, up to the group's bound.
+    fn gather(&mut self, first: Box<dyn Job>) -> Vec<Box<dyn Job>> {
+        let mut records = first.records();
+        let mut group = vec![first];
+        while records < GROUP_RECORDS {
+            match self.queue.try_recv() {
+                Ok(Request::Save(job)) => {
+                    records += job.records();
+                    group.push(job);
+                }
+                Ok(other) => {
+                    self.deferred.push_back(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        group
+    }
+
+    /// Runs a group in one transaction and answers each of its requests after the commit.
+    #[tracing::instrument(skip_all, fields(requests = group.len()))]
+    async fn commit(&mut self, group: Vec<Box<dyn Job>>) {
+        let mut tx = match self.store.begin_write().await {
+            Ok(tx) => tx,
+            Err(error) => {
+                for job in group {
+                    job.fail(error.again());
+                }
+                return;
+            }
+        };
+        let mut changes = Vec::new();
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            answers.push(job.run(&mut tx, &mut changes).await);
+        }
+        match tx.commit().await {
+            Ok(()) => {
+                self.apply(changes);
+                for answer in answers {
+                    answer.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                let error = Error::from(error);
+                for answer in answers {
+                    answer.send(Err(&error));
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        self.recommender.apply(&changes);
+        if let Some(build) = &mut self.build {
+            build.since.extend(changes);
+        }
+    }
+
+    fn refresh(&mut self) {
+        let started = Instant::now();
+        let now = Utc::now().timestamp_micros();
+        if let Some(build) = &mut self.build {
+            build.since.push(Change::Refresh { now });
+        }
+        if let Some((ended, listed)) = self.recommender.refresh(now) {
+            metrics::regenerated(Trigger::Periodic, started.elapsed());
+            tracing::info!(ended, listed, "Refreshed the recommendations.");
+        }
+    }
+
+    /// Takes a snapshot between two groups and reads it in a task of its own.
+    async fn start_build(
+        &mut self,
+        trigger: Trigger,
+        waiting: Vec<oneshot::Sender<Result<Rebuilt>>>,
+    ) {
+        if self.build.is_some() {
+            self.next_build
+                .extend(waiting.into_iter().map(|reply| (trigger, reply)));
+            return;
+        }
+        let started = Instant::now();
+        let mut snapshot = match self.store.snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                for reply in waiting {
+                    let _ = reply.send(Err(error.again()));
+                }
+                return;
+            }
+        };
+        let (done, index) = oneshot::channel();
+        let now = Utc::now().timestamp_micros();
+        tokio::spawn(async move {
+            let _ = done.send(recommendations::load(&mut snapshot, now).await);
+        });
+        self.build = Some(Build {
+            trigger,
+            started,
+            since: Vec::new(),
+            waiting,
+            index,
+        });
+    }
+
+    async fn finish_build(&mut self, built: Result<Index>) {
+        let Some(build) = self.build.take() else {
+            return;
+        };
+        let answer = built.map(|index| {
+            let counts = index.counts();
+            self.recommender.replace(index, &build.since);
+            let took = build.started.elapsed();
+            metrics::regenerated(build.trigger, took);
+            tracing::info!(
+                users = counts.users,
+                events = counts.events,
+                applied_since = build.since.len(),
+                took_ms = took.as_millis() as u64,
+                "Rebuilt the recommendations."
+            );
+            (counts, took)
+        });
+        if let Err(error) = &answer {
+            tracing::error!(error = %cause_chain(error), "Failed to rebuild the recommendations.");
+        }
+        for reply in build.waiting {
+            let _ = reply.send(match &answer {
+                Ok(rebuilt) => Ok(*rebuilt),
+                Err(error) => Err(error.again()),
+            });
+        }
+        let next = std::mem::take(&mut self.next_build);
+        if let Some(&(trigger, _)) = next.first() {
+            let waiting = next.into_iter().map(|(_, reply)| reply).collect();
+            self.start_build(trigger, waiting).await;
+        }
+    }
+}
+
+/// The running build's index once it is read; never, when none runs.
+async fn built(build: &mut Option<Build>) -> Result<Index> {
+    match build {
+        Some(build) => (&mut build.index)
+            .await
+            .unwrap_or_else(|_| Err(anyhow!("the rebuild task failed").into())),
+        None => std::future::pending().await,
+    }
+}
