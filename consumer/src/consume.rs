@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
@@ -112,9 +113,7 @@ fn subscribe(config: &Config, group: GroupContext) -> anyhow::Result<StreamConsu
     let consumer: StreamConsumer<GroupContext> = config
         .kafka
         .create_with_context(
-            config
-                .kafka
-                .client_config()
+            bounded_prefetch(config.kafka.client_config())
                 .set("group.id", config.group_id())
                 // Offsets are stored by hand after each message is done, and committed in
                 // the background and on shutdown: at-least-once, never ahead of the work.
@@ -135,10 +134,40 @@ fn subscribe(config: &Config, group: GroupContext) -> anyhow::Result<StreamConsu
     Ok(consumer)
 }
 
+/// Bounds what librdkafka fetches ahead of the lanes: by default up to 64 MiB of values and
+/// 100,000 messages, alone more than the consumer's 64 MB. 2 MB of values is two seconds of
+/// M's whole ingest; 10,000 messages bound the ≈ 300 bytes librdkafka keeps beside each
+/// (3 MB), which small records would otherwise multiply. `fetch.max.bytes` follows the byte
+/// bound (librdkafka caps it there unless it is set), so the queue overshoots by at most one
+/// 2 MiB fetch per broker: ≤ 11 MB with three brokers. A full queue is fetched again after
+/// 100 ms instead of 1 s, so that a queue this small does not slow a backlog.
+pub(crate) fn bounded_prefetch(mut settings: ClientConfig) -> ClientConfig {
+    settings
+        .set("queued.max.messages.kbytes", "2048")
+        .set("queued.min.messages", "10000")
+        .set("fetch.queue.backoff.ms", "100");
+    settings
+}
+
 /// Commits the stored offsets before the consumer is dropped, which leaves the group.
 fn commit(consumer: &StreamConsumer<GroupContext>) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
         Err(e) => tracing::warn!(error = %e, "Failed to commit offsets on shutdown."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::consumer::BaseConsumer;
+
+    use super::*;
+
+    #[test]
+    fn librdkafka_knows_and_accepts_the_prefetch_bounds() {
+        let consumer: Result<BaseConsumer, _> = bounded_prefetch(ClientConfig::new())
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .create();
+        assert!(consumer.is_ok(), "{:?}", consumer.err());
     }
 }

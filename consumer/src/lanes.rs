@@ -22,6 +22,16 @@ use crate::worker::{Handled, Worker};
 /// little memory (a few hundred KiB). Fetching resumes at half.
 const DEPTH: usize = 2_000;
 
+/// Bytes of keys and values a lane may hold before its partition is paused, whatever the
+/// count: [`DEPTH`] records of 1 MB would be 2 GB. [`DEPTH`] records of M (120–250 bytes)
+/// stay under it, so it stops only records above 512 bytes on average; fetching resumes at
+/// half, two full batches ([`BATCH_BYTES`]). A lane overshoots by at most the message that
+/// filled it (≤ 1 MB, Kafka's default `message.max.bytes`), and its request in flight copies
+/// about as much again: 4 MB a lane at worst, 12 MB for the 3 partitions of a topic. With
+/// librdkafka's prefetch ([`crate::consume::bounded_prefetch`], ≤ 11 MB) and the process
+/// itself (12–20 MB at M), a consumer stays under 45 MB of its 64 MB.
+const LANE_BYTES: usize = 1024 * 1024;
+
 /// A batch stops growing at this many bytes of values: a quarter of the api's default body
 /// limit (1 MiB), so a batch it refuses as too large is rare (its messages then go one by one).
 const BATCH_BYTES: usize = 256 * 1024;
@@ -32,13 +42,43 @@ pub struct Finished {
     lane: u64,
     partition: i32,
     offset: i64,
+    /// The message's [`size`], which its lane no longer holds.
+    bytes: usize,
     handled: Handled,
+}
+
+/// What a lane holds, in messages and in bytes: either bound full pauses its partition, and
+/// both must be down to half to resume it, so a lane does not flap around one threshold.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Depth {
+    messages: usize,
+    bytes: usize,
+}
+
+impl Depth {
+    fn push(&mut self, bytes: usize) {
+        self.messages += 1;
+        self.bytes += bytes;
+    }
+
+    fn pop(&mut self, bytes: usize) {
+        self.messages = self.messages.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
+
+    fn is_full(self) -> bool {
+        self.messages >= DEPTH || self.bytes >= LANE_BYTES
+    }
+
+    fn has_room(self) -> bool {
+        self.messages <= DEPTH / 2 && self.bytes <= LANE_BYTES / 2
+    }
 }
 
 struct Lane {
     id: u64,
     queue: mpsc::UnboundedSender<OwnedMessage>,
-    queued: usize,
+    depth: Depth,
     paused: bool,
     stop: CancellationToken,
 }
@@ -87,13 +127,18 @@ impl Lanes {
                 self.lanes.entry(partition).or_insert(lane)
             }
         };
-        lane.queued += 1;
+        lane.depth.push(size(&message));
         // The lane's task ends only after its sender is dropped or its token cancelled, and
         // both remove the lane from the map first.
         let _ = lane.queue.send(message);
-        if lane.queued >= DEPTH && !lane.paused {
+        if lane.depth.is_full() && !lane.paused {
             lane.paused = true;
-            tracing::debug!(partition, "Partition paused: its lane is full.");
+            tracing::debug!(
+                partition,
+                messages = lane.depth.messages,
+                bytes = lane.depth.bytes,
+                "Partition paused: its lane is full."
+            );
             let partitions = partition_list(&self.topic, partition);
             if let Err(e) = self.consumer.pause(&partitions) {
                 tracing::warn!(error = %e, partition, "Failed to pause a partition.");
@@ -111,7 +156,7 @@ impl Lanes {
         else {
             return; // A revoked lane: the partition's new owner reads the message again.
         };
-        lane.queued -= 1;
+        lane.depth.pop(report.bytes);
         if report.handled == Handled::Done {
             // librdkafka stores `offset + 1`: the next message to read.
             let stored = self
@@ -121,7 +166,7 @@ impl Lanes {
                 tracing::warn!(error = %e, partition = report.partition, "Offset not stored.");
             }
         }
-        if lane.paused && lane.queued <= DEPTH / 2 {
+        if lane.paused && lane.depth.has_room() {
             lane.paused = false;
             tracing::debug!(partition = report.partition, "Partition resumed.");
             let partitions = partition_list(&self.topic, report.partition);
@@ -174,7 +219,7 @@ impl Lanes {
         Lane {
             id: self.next_id,
             queue,
-            queued: 0,
+            depth: Depth::default(),
             paused: false,
             stop,
         }
@@ -207,6 +252,7 @@ impl Driver {
                     lane: self.lane,
                     partition: message.partition(),
                     offset: message.offset(),
+                    bytes: size(message),
                     handled,
                 };
                 if self.finished.send(report).is_err() || handled == Handled::Abandoned {
@@ -243,9 +289,80 @@ fn payload_len(message: &OwnedMessage) -> usize {
     message.payload().map_or(0, <[u8]>::len)
 }
 
+/// What a message weighs in its lane: its key and value, the bulk of an `OwnedMessage`.
+fn size(message: &OwnedMessage) -> usize {
+    payload_len(message) + message.key().map_or(0, <[u8]>::len)
+}
+
 fn partition_list(topic: &str, partition: i32) -> TopicPartitionList {
     let mut list = TopicPartitionList::new();
     // Pause and resume ignore the offset; `Invalid` says so.
     let _ = list.add_partition_offset(topic, partition, Offset::Invalid);
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1024 * 1024;
+
+    /// Pushes messages of `bytes` until the lane is full, and says how many it took.
+    fn fill(depth: &mut Depth, bytes: usize) -> usize {
+        let mut pushed = 0;
+        while !depth.is_full() {
+            depth.push(bytes);
+            pushed += 1;
+        }
+        pushed
+    }
+
+    #[test]
+    fn a_few_large_messages_fill_a_lane_long_before_its_message_depth() {
+        let mut depth = Depth::default();
+        assert_eq!(fill(&mut depth, MIB), 1);
+        let mut depth = Depth::default();
+        assert_eq!(fill(&mut depth, 300 * 1024), 4);
+        assert!(depth.messages < DEPTH);
+    }
+
+    #[test]
+    fn a_lane_full_of_large_messages_has_room_only_once_drained_to_half_its_bytes() {
+        let mut depth = Depth::default();
+        let pushed = fill(&mut depth, 300 * 1024);
+        for _ in 0..pushed - 1 {
+            assert!(!depth.has_room(), "resumed at {} bytes", depth.bytes);
+            depth.pop(300 * 1024);
+        }
+        assert!(depth.has_room());
+        assert_eq!(depth.bytes, 300 * 1024);
+    }
+
+    #[test]
+    fn records_of_m_fill_a_lane_at_its_message_depth_and_have_room_at_half() {
+        let mut depth = Depth::default();
+        assert_eq!(fill(&mut depth, 250), DEPTH);
+        while depth.messages > DEPTH / 2 {
+            assert!(!depth.has_room());
+            depth.pop(250);
+        }
+        assert!(depth.has_room());
+    }
+
+    #[test]
+    fn a_lane_under_half_its_messages_but_not_its_bytes_stays_paused() {
+        let mut depth = Depth::default();
+        depth.push(MIB);
+        for _ in 0..10 {
+            depth.push(100);
+        }
+        assert!(depth.is_full());
+        for _ in 0..10 {
+            depth.pop(100);
+        }
+        assert!(!depth.has_room(), "one large message still fills it");
+        depth.pop(MIB);
+        assert!(depth.has_room());
+        assert_eq!(depth, Depth::default());
+    }
 }

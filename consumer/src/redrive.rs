@@ -11,6 +11,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::Config;
+use crate::consume::bounded_prefetch;
 use crate::dead_letter::headers::DEAD_LETTER_PREFIX;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,9 +35,7 @@ pub async fn redrive(config: &Config) -> anyhow::Result<Redriven> {
     let reader: BaseConsumer = config
         .kafka
         .create(
-            config
-                .kafka
-                .client_config()
+            bounded_prefetch(config.kafka.client_config())
                 .set("group.id", format!("{}-redrive", config.group_id()))
                 .set("enable.auto.commit", "false")
                 .set("auto.offset.reset", "earliest"),
