@@ -29,7 +29,8 @@ pub enum Command {
     /// fan's recommendations until the event leads them. Prints p50, p99 and max.
     Freshness(FreshnessArgs),
     /// Post a generated directory to the producer (users, then events, then coupons) and
-    /// print a table of records/s per entity; --verify then waits for the api to hold them all.
+    /// print a table of records/s per entity; --rate offers the records at a fixed rate and
+    /// adds the rates and latencies it came to; --verify then waits for the api to hold them all.
     Upload(UploadArgs),
 }
 
@@ -172,5 +173,30 @@ mod tests {
             "2026-11-01"
         ])
         .is_err());
+    }
+
+    fn upload(args: &[&str]) -> Result<UploadArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["dummy-data", "upload", "--dir", "x"], args].concat())?;
+        let Command::Upload(args) = cli.command else {
+            panic!("not an upload command");
+        };
+        Ok(args)
+    }
+
+    #[test]
+    fn upload_rate_is_optional_and_in_records_per_second() {
+        assert_eq!(upload(&[]).expect("valid arguments").rate, None);
+        let rate = upload(&["--rate", "10000"]).expect("valid arguments").rate;
+        assert_eq!(rate.map(std::num::NonZeroU32::get), Some(10_000));
+    }
+
+    #[test]
+    fn upload_refuses_a_rate_of_zero_or_below_saying_why() {
+        for args in [&["--rate", "0"][..], &["--rate", "-5"], &["--rate=-1"]] {
+            let error = upload(args).expect_err("refused").to_string();
+            assert!(error.contains("at least 1 record/s"), "{args:?}: {error}");
+        }
+        let error = upload(&["--rate", "2.5"]).expect_err("refused").to_string();
+        assert!(error.contains("not a whole number"), "{error}");
     }
 }

@@ -29,6 +29,11 @@ impl Latencies {
         let rank = (q.clamp(0.0, 1.0) * self.0.len() as f64).ceil() as usize;
         self.0.get(rank.max(1) - 1).copied()
     }
+
+    /// The longest, `None` when no request was accepted.
+    pub fn max(&self) -> Option<Duration> {
+        self.0.last().copied()
+    }
 }
 
 #[cfg(test)]
@@ -47,6 +52,7 @@ mod tests {
         assert_eq!(latencies.percentile(0.99), Some(Duration::from_millis(99)));
         assert_eq!(latencies.percentile(1.0), Some(Duration::from_millis(100)));
         assert_eq!(latencies.percentile(0.0), Some(Duration::from_millis(1)));
+        assert_eq!(latencies.max(), Some(Duration::from_millis(100)));
     }
 
     #[test]
@@ -60,5 +66,6 @@ mod tests {
     #[test]
     fn no_accepted_request_has_no_percentile() {
         assert_eq!(Latencies::default().percentile(0.5), None);
+        assert_eq!(Latencies::default().max(), None);
     }
 }

@@ -1,14 +1,17 @@
 //! `dummy-data upload`: posts a generated directory to the producer, users first, then events,
-//! then coupons, and reports how fast each went; `--verify` then waits for the api to hold
+//! then coupons, and reports how fast each went; `--rate` offers them on a fixed schedule
+//! instead of as fast as the producer answers; `--verify` then waits for the api to hold
 //! every record.
 
 mod data;
 mod latency;
+mod pace;
 mod post;
 mod report;
 mod verify;
 
 use std::io::{IsTerminal, Write};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -18,8 +21,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use data::{load, Entity};
 pub use latency::Latencies;
+pub use pace::{parse_rate, Paced, Schedule};
 pub use post::{Outcome, RetryPolicy, Sender};
-pub use report::{write_table, Row};
+pub use report::{write_rate, write_table, Row};
 
 #[derive(Debug, clap::Args)]
 pub struct UploadArgs {
@@ -38,6 +42,12 @@ pub struct UploadArgs {
     /// Records per request: 1 posts each record alone, up to 1000 posts JSON arrays.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub batch: u16,
+    /// Records offered per second, open loop: batch k goes out k·batch/rate seconds after its
+    /// entity's start however slowly the producer answers, with at most --concurrency in
+    /// flight; batches that find them all taken go late and are counted. Latency is then also
+    /// reported from each batch's scheduled time. Without it, as fast as --concurrency allows.
+    #[arg(long, value_parser = parse_rate, allow_negative_numbers = true)]
+    pub rate: Option<NonZeroU32>,
     /// Requests per chunk before its records count as errors; 503s and lost connections
     /// are retried, 4xx answers are not.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
@@ -102,6 +112,9 @@ async fn upload_and_verify(
     let started = Instant::now();
     let rows = upload(&sender, entities, args).await;
     write_table(out, &rows).context("Failed to write the table")?;
+    if let Some(rate) = args.rate {
+        write_rate(out, &rows, rate).context("Failed to write the rate")?;
+    }
     let errors: usize = rows.iter().map(|r| r.errors).sum();
     if args.verify {
         let deadline = Instant::now() + Duration::from_secs(args.verify_timeout);
@@ -138,25 +151,59 @@ async fn upload_entity(
     args: &UploadArgs,
     bar: &ProgressBar,
 ) -> Row {
-    let started = Instant::now();
-    let path = format!("/{}", entity.name);
-    let single = args.batch == 1;
-    let outcomes: Vec<Outcome> = stream::iter(entity.records.chunks(usize::from(args.batch)))
-        .map(|chunk| sender.send(&path, chunk, single))
-        .buffer_unordered(usize::from(args.concurrency))
-        .inspect(|outcome| bar.inc((outcome.accepted + outcome.failed) as u64))
-        .collect()
-        .await;
+    let started = tokio::time::Instant::now();
+    let (outcomes, paced) = post_entity(sender, entity, args, bar, started).await;
     if let Some(error) = outcomes.iter().rev().find_map(|o| o.error.as_ref()) {
         if outcomes.iter().any(|o| o.failed > 0) {
             bar.suspend(|| warn(&format!("{}: {error}", entity.name)));
         }
     }
-    row(entity, started.elapsed(), &outcomes)
+    row(entity, started.elapsed(), &outcomes, paced)
+}
+
+/// Posts every chunk of `entity`: as fast as the concurrency allows, or with `--rate` on a
+/// schedule from `started`, which then reports how it was kept.
+async fn post_entity(
+    sender: &Sender,
+    entity: &Entity,
+    args: &UploadArgs,
+    bar: &ProgressBar,
+    started: tokio::time::Instant,
+) -> (Vec<Outcome>, Option<Paced>) {
+    let path = format!("/{}", entity.name);
+    let single = args.batch == 1;
+    let batch = usize::from(args.batch);
+    let limit = usize::from(args.concurrency);
+    let chunks = entity.records.chunks(batch);
+    let send = |chunk| send_counted(sender, &path, chunk, single, bar);
+    let Some(rate) = args.rate else {
+        let outcomes = stream::iter(chunks).map(send).buffer_unordered(limit);
+        return (outcomes.collect().await, None);
+    };
+    let schedule = Schedule {
+        start: started,
+        rate,
+        batch,
+    };
+    let (outcomes, paced) = pace::offer(chunks, schedule, limit, send).await;
+    (outcomes, Some(paced))
+}
+
+/// Sends one chunk and moves the progress bar by its records.
+async fn send_counted(
+    sender: &Sender,
+    path: &str,
+    chunk: &[String],
+    single: bool,
+    bar: &ProgressBar,
+) -> Outcome {
+    let outcome = sender.send(path, chunk, single).await;
+    bar.inc((outcome.accepted + outcome.failed) as u64);
+    outcome
 }
 
 /// The table row of one entity from what became of its chunks.
-fn row(entity: &Entity, elapsed: Duration, outcomes: &[Outcome]) -> Row {
+fn row(entity: &Entity, elapsed: Duration, outcomes: &[Outcome], paced: Option<Paced>) -> Row {
     Row {
         name: entity.name,
         amount: entity.records.len(),
@@ -164,6 +211,7 @@ fn row(entity: &Entity, elapsed: Duration, outcomes: &[Outcome]) -> Row {
         errors: outcomes.iter().map(|o| o.failed).sum(),
         retries: outcomes.iter().map(|o| o.retries).sum(),
         latencies: Latencies::new(outcomes.iter().filter_map(|o| o.latency).collect()),
+        paced,
     }
 }
 

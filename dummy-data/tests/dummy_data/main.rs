@@ -6,3 +6,4 @@ mod distributions;
 mod helpers;
 mod records;
 mod sample;
+mod upload;
