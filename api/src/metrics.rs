@@ -36,6 +36,14 @@ pub fn describe() {
         "Records written, by kind and result: created, or replayed (the same record again)."
     );
     metrics::describe_counter!(
+        "slipstream_api_write_groups_total",
+        "Transactions the writer committed; each holds one or more write requests."
+    );
+    metrics::describe_counter!(
+        "slipstream_api_write_group_requests_total",
+        "Write requests committed, each in a group: over the groups, the mean group size."
+    );
+    metrics::describe_counter!(
         "slipstream_recommendations_served_total",
         "Recommendation lists served, by strategy: favourite_sport (personal) or popular."
     );
@@ -55,6 +63,12 @@ pub fn stored(kind: Kind, created: bool) {
     let result = if created { "created" } else { "replayed" };
     metrics::counter!("slipstream_api_records_total", "kind" => kind.as_str(), "result" => result)
         .increment(1);
+}
+
+/// A group of `requests` write requests committed together.
+pub fn group_committed(requests: usize) {
+    metrics::counter!("slipstream_api_write_groups_total").increment(1);
+    metrics::counter!("slipstream_api_write_group_requests_total").increment(requests as u64);
 }
 
 pub fn served(strategy: &'static str) {

@@ -303,6 +303,7 @@ impl Task {
         }
         match tx.commit().await {
             Ok(()) => {
+                metrics::group_committed(answers.len());
                 self.apply(changes);
                 for answer in answers {
                     answer.send(Ok(()));

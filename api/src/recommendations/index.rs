@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use slipstream_model::{Event, Id};
 
+use super::tally::{SportTally, Tally};
+
 /// Timestamps as microseconds since the epoch, as the database keeps them.
 pub type Micros = i64;
 
@@ -139,6 +141,34 @@ impl Index {
         if listed {
             self.list(id);
         }
+    }
+
+    /// Adds a stored event with its stored popularity, held back until
+    /// [`Index::list_pending`]: how a rebuild adds events.
+    pub fn load_event(&mut self, event: &Event, popularity: u32) {
+        self.add_event(event, false);
+        if let Some(entry) = event.id.and_then(|id| self.events.get_mut(&id)) {
+            entry.popularity = popularity;
+        }
+    }
+
+    /// Adds a user with their stored tally: how a rebuild adds users. The tally's events
+    /// need not have been added.
+    pub fn load_user(&mut self, id: Id, tally: Tally) {
+        let mut bets = tally.events;
+        // The index relies on the order; the column is only trusted for its content.
+        bets.sort_unstable();
+        bets.dedup();
+        let sports = tally
+            .sports
+            .iter()
+            .map(|SportTally(key, selections, latest)| SportStat {
+                sport: self.sport_id(key),
+                selections: *selections,
+                latest: *latest,
+            })
+            .collect();
+        self.users.insert(id, UserEntry { bets, sports });
     }
 
     /// Counts a user's selections, each an event and the time of its coupon: the events get

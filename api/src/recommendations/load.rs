@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::anyhow;
 use chrono::Utc;
 use futures::TryStreamExt;
-use slipstream_model::Id;
 use sqlx::SqliteConnection;
 
 use super::index::{Index, Micros};
@@ -22,41 +20,16 @@ use crate::writer::Writer;
 #[tracing::instrument(skip_all)]
 pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<Index> {
     let mut index = Index::default();
-    let mut users = sqlx::query_scalar::<_, Id>("SELECT id FROM users").fetch(&mut *conn);
-    while let Some(id) = users.try_next().await? {
-        index.add_user(id);
+    for (event, popularity) in Store::all_events(conn).await? {
+        index.load_event(&event, popularity);
+    }
+    let mut users = Store::all_tallies(conn);
+    while let Some((id, tally)) = users.try_next().await? {
+        index.load_user(id, tally.unwrap_or_default());
     }
     drop(users);
-    for event in Store::all_events(conn).await? {
-        index.add_event(&event, false);
-    }
-    load_selections(conn, &mut index).await?;
     index.list_pending(now);
     Ok(index)
-}
-
-/// Reads every user's selections as one row per user, already grouped by the covering index
-/// `selections_by_user`: a tenth of the rows, and of the time, of one row per selection.
-async fn load_selections(conn: &mut SqliteConnection, index: &mut Index) -> Result<()> {
-    let mut rows = sqlx::query_as::<_, (Id, String)>(
-        "SELECT user_id, group_concat(event_id || ':' || placed_at) FROM selections GROUP BY user_id",
-    )
-    .fetch(conn);
-    while let Some((user, selections)) = rows.try_next().await? {
-        let parsed = selections
-            .split(',')
-            .map(parse_selection)
-            .collect::<Option<Vec<_>>>();
-        let selections = parsed
-            .ok_or_else(|| anyhow!("selections of user {user} are not `event:time` pairs"))?;
-        index.add_selections(user, selections);
-    }
-    Ok(())
-}
-
-fn parse_selection(pair: &str) -> Option<(Id, Micros)> {
-    let (event, placed_at) = pair.split_once(':')?;
-    Some((event.parse().ok()?, placed_at.parse().ok()?))
 }
 
 /// Keeps the staleness gauge current, once a second, until the process ends.

@@ -4,6 +4,7 @@
 mod index;
 mod load;
 pub(crate) mod routes;
+mod tally;
 #[cfg(test)]
 mod tests;
 
@@ -19,6 +20,7 @@ use crate::metrics::{self, Trigger};
 pub use index::{Counts, Index, Micros, Pick, Reason, Recommendation, Strategy};
 pub use load::{load, report_staleness, run_periodic_pass};
 pub use routes::router;
+pub use tally::{SportTally, Tally};
 
 /// What a committed write or a periodic pass changes in the recommendations.
 #[derive(Debug, Clone)]

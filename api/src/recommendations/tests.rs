@@ -9,7 +9,7 @@ use proptest::strategy::Strategy as _;
 use slipstream_model::{Country, Event, Id};
 
 use super::index::{Index, Micros, Reason, Strategy};
-use super::Change;
+use super::{Change, Tally};
 
 const HOUR: Micros = 3_600_000_000;
 const NOW: Micros = 1_800_000_000_000_000;
@@ -385,34 +385,96 @@ fn incremental(data: &Data) -> Index {
     index
 }
 
-/// As a rebuild makes it: all of a user's selections at once, in another order, and the
-/// rankings built last.
-fn rebuilt(data: &Data) -> Index {
+/// The writes of the data as the writer applies them: users, events, then coupons.
+fn changes(data: &Data) -> Vec<Change> {
+    let users = data.users.iter().map(|&u| Change::User(u));
+    let events = data.events.iter().map(|e| Change::Event {
+        event: e.clone(),
+        listed: true,
+    });
+    let coupons = data
+        .coupons
+        .iter()
+        .map(|(user, at, events)| Change::Coupon {
+            user: *user,
+            selections: events.iter().map(|&e| (e, *at)).collect(),
+        });
+    users.chain(events).chain(coupons).collect()
+}
+
+/// As a rebuild makes it from what the database counted of these writes: each event's
+/// popularity and each user's tally, the rankings built last.
+fn loaded(changes: &[Change]) -> Index {
+    let mut events: Vec<(&Event, u32)> = Vec::new();
+    let mut users: Vec<(Id, Tally)> = Vec::new();
+    for change in changes {
+        match change {
+            Change::User(id) => users.push((*id, Tally::default())),
+            Change::Event { event, .. } => events.push((event, 0)),
+            Change::Coupon { user, selections } => {
+                for &(id, at) in selections {
+                    let (event, popularity) = events
+                        .iter_mut()
+                        .find(|(e, _)| e.id == Some(id))
+                        .expect("events come first");
+                    *popularity += 1;
+                    let tally = &mut users.iter_mut().find(|(u, _)| u == user).expect("known").1;
+                    tally.add(id, &event.sport_key(), at);
+                }
+            }
+            Change::Refresh { .. } => {}
+        }
+    }
     let mut index = Index::default();
-    data.users.iter().for_each(|&u| index.add_user(u));
-    data.events.iter().for_each(|e| index.add_event(e, false));
-    for &user in data.users.iter().rev() {
-        let selections = data.coupons.iter().rev().filter(|(u, _, _)| *u == user);
-        index.add_selections(
-            user,
-            selections.flat_map(|(_, at, events)| events.iter().map(move |&e| (e, *at))),
-        );
+    // Another order than the writes came in.
+    for (event, popularity) in events.into_iter().rev() {
+        index.load_event(event, popularity);
+    }
+    for (user, tally) in users.into_iter().rev() {
+        index.load_user(user, tally);
     }
     index.list_pending(NOW);
     index
+}
+
+/// A rebuild from a snapshot taken after `split` of the writes, put in place with the rest
+/// applied on top, as the writer does while writes go on during a rebuild.
+fn rebuilt_during_writes(changes: &[Change], split: usize) -> super::Recommender {
+    let recommender = super::Recommender::default();
+    recommender.replace(loaded(&changes[..split]), &changes[split..]);
+    recommender
+}
+
+fn answer_of(recommender: &super::Recommender, user: Id, limit: usize) -> Answer {
+    let now = DateTime::from_timestamp_micros(NOW).expect("valid");
+    let r = recommender
+        .recommend(user, limit, now)
+        .expect("built")
+        .expect("known user");
+    let picks = r
+        .picks
+        .iter()
+        .map(|p| (p.id, p.reason, p.popularity))
+        .collect();
+    (r.strategy, r.favourite_sport, picks)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn the_index_answers_exactly_as_the_definition(data in data()) {
-        let (incremental, rebuilt) = (incremental(&data), rebuilt(&data));
+    fn the_index_answers_exactly_as_the_definition(data in data(), split in 0.0..=1.0f64) {
+        let changes = changes(&data);
+        let split = (split * changes.len() as f64) as usize;
+        let incremental = incremental(&data);
+        let rebuilt = loaded(&changes);
+        let during = rebuilt_during_writes(&changes, split);
         for &user in &data.users {
             for limit in [1, 3, 50] {
                 let expected = reference(&data, user, limit);
                 prop_assert_eq!(&answer(&incremental, user, limit), &expected, "user {} limit {}", user, limit);
                 prop_assert_eq!(&answer(&rebuilt, user, limit), &expected, "rebuilt: user {} limit {}", user, limit);
+                prop_assert_eq!(&answer_of(&during, user, limit), &expected, "rebuilt after {} writes: user {} limit {}", split, user, limit);
             }
         }
     }

@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use slipstream_model::{Coupon, Id, Odds, Selection, Stake};
 use sqlx::{FromRow, SqliteConnection};
 
-use super::{decode, from_micros, micros, truncate, Store, Table};
+use super::{bets, decode, from_micros, json_rows, micros, truncate, Store, Table};
 use crate::error::{Error, Missing, Result};
 
 /// One selection of a coupon, joined with its coupon: a coupon is its consecutive lines.
@@ -65,22 +65,23 @@ impl Table for Coupon {
         let selections: Vec<_> = coupons
             .iter()
             .flat_map(|c| {
-                let placed_at = c.timestamp.map(micros);
-                (0_i64..).zip(&c.selections).map(move |(position, s)| {
-                    let odds = s.odds.thousandths();
-                    (c.id, position, s.event_id, odds, c.user_id, placed_at)
-                })
+                (0_i64..)
+                    .zip(&c.selections)
+                    .map(|(position, s)| (c.id, position, s.event_id, s.odds.thousandths()))
             })
             .collect();
         sqlx::query(
-            "INSERT INTO selections (coupon_id, position, event_id, odds, user_id, placed_at)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
-             FROM json_each(?)",
+            "INSERT INTO selections (coupon_id, position, event_id, odds)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
         )
         .bind(json_rows(&selections)?)
         .execute(conn)
         .await?;
         Ok(())
+    }
+
+    async fn count(new: &[&Self], conn: &mut SqliteConnection) -> Result<()> {
+        bets::count(conn, new).await
     }
 
     fn same_content(&self, stored: &Self) -> bool {
@@ -191,24 +192,16 @@ async fn insert_rows(coupon: &Coupon, conn: &mut SqliteConnection) -> Result<(),
         .await?;
     for (position, selection) in (0_i64..).zip(&coupon.selections) {
         sqlx::query(
-            "INSERT INTO selections (coupon_id, position, event_id, odds, user_id, placed_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO selections (coupon_id, position, event_id, odds) VALUES (?, ?, ?, ?)",
         )
         .bind(coupon.id)
         .bind(position)
         .bind(selection.event_id)
         .bind(selection.odds.thousandths())
-        .bind(coupon.user_id)
-        .bind(coupon.timestamp.map(micros))
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
-}
-
-/// Rows as one JSON array of arrays, for `json_each`.
-fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String> {
-    Ok(serde_json::to_string(rows).map_err(anyhow::Error::from)?)
 }
 
 async fn missing_references(conn: &mut SqliteConnection, coupon: &Coupon) -> Result<Missing> {

@@ -16,16 +16,25 @@ struct EventRow {
     participant_2: String,
 }
 
-/// Every stored event, for a rebuild of the recommendations.
-pub(super) async fn all(conn: &mut SqliteConnection) -> Result<Vec<Event>> {
-    let rows: Vec<EventRow> = sqlx::query_as(
+/// Every stored event with its popularity, for a rebuild of the recommendations.
+pub(super) async fn all(conn: &mut SqliteConnection) -> Result<Vec<(Event, u32)>> {
+    let rows: Vec<PopularEventRow> = sqlx::query_as(
         "SELECT id, begin_timestamp, end_timestamp, country, league, sport,
-                participant_1, participant_2
+                participant_1, participant_2, popularity
          FROM events",
     )
     .fetch_all(conn)
     .await?;
-    rows.into_iter().map(Event::try_from).collect()
+    rows.into_iter()
+        .map(|row| Ok((Event::try_from(row.event)?, row.popularity)))
+        .collect()
+}
+
+#[derive(FromRow)]
+struct PopularEventRow {
+    #[sqlx(flatten)]
+    event: EventRow,
+    popularity: u32,
 }
 
 impl Table for Event {

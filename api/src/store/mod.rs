@@ -5,6 +5,7 @@
 //! shares one `BEGIN IMMEDIATE` transaction. Reads use a pool of their own, which WAL lets run
 //! beside the writer.
 
+mod bets;
 mod coupons;
 pub use coupons::{CouponCursor, Page};
 mod events;
@@ -15,6 +16,7 @@ use std::str::FromStr;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SubsecRound, Utc};
+use futures::Stream;
 use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
@@ -22,6 +24,7 @@ use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics;
+use crate::recommendations::Tally;
 
 /// The write connection's page cache: 64 MiB (negative: KiB, as SQLite's pragma counts).
 const WRITE_CACHE_SIZE: &str = "-65536";
@@ -68,6 +71,16 @@ pub trait Table: Record + Clone + PartialEq {
             }
             Ok(())
         }
+    }
+
+    /// Brings what is counted from this kind's records (the recommendations' tallies) up to
+    /// date with new ones, in their transaction.
+    fn count(
+        new: &[&Self],
+        conn: &mut SqliteConnection,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (new, conn);
+        async { Ok(()) }
     }
 
     /// Whether a request carrying this id means the stored record: every field the request
@@ -158,17 +171,25 @@ impl Store {
     /// handling, ids must be set. A failing record rolls the whole batch back.
     pub async fn import<R: Table>(&self, records: Vec<R>, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let count = records.len();
+        let mut inserted = Vec::with_capacity(records.len());
         for record in records {
-            insert(&mut tx, record, now).await?;
+            inserted.push(insert(&mut tx, record, now).await?);
         }
+        R::count(&inserted.iter().collect::<Vec<_>>(), &mut tx).await?;
         tx.commit().await?;
-        Ok(count)
+        Ok(inserted.len())
     }
 
-    /// Every stored event.
-    pub async fn all_events(conn: &mut SqliteConnection) -> Result<Vec<Event>> {
+    /// Every stored event with its popularity.
+    pub async fn all_events(conn: &mut SqliteConnection) -> Result<Vec<(Event, u32)>> {
         events::all(conn).await
+    }
+
+    /// Every user with their tally (`None`: no coupons yet).
+    pub fn all_tallies(
+        conn: &mut SqliteConnection,
+    ) -> impl Stream<Item = Result<(Id, Option<Tally>)>> + '_ {
+        bets::all(conn)
     }
 
     /// The stored record with this id.
@@ -194,6 +215,14 @@ pub async fn save<R: Table>(
         Some(saved) => saved,
         None => save_each(&mut unit, records, now).await?,
     };
+    let new: Vec<&R> = saved
+        .iter()
+        .filter_map(|one| match one {
+            Saved::Created(record) => Some(record),
+            Saved::Replayed(_) => None,
+        })
+        .collect();
+    R::count(&new, &mut unit).await?;
     unit.commit().await?;
     for one in &saved {
         let (record, is_new) = match one {
@@ -313,6 +342,11 @@ async fn next_id(conn: &mut SqliteConnection, table: &str) -> Result<Option<Id>>
         .fetch_one(conn)
         .await?;
     Ok(Some(max.unwrap_or(0) + 1).filter(|&next| next < GENERATED_ID_FLOOR))
+}
+
+/// Rows as one JSON array of arrays, for `json_each`.
+fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String> {
+    Ok(serde_json::to_string(rows).map_err(anyhow::Error::from)?)
 }
 
 /// A timestamp as its column holds it.

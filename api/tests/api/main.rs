@@ -7,6 +7,7 @@ mod connections;
 mod coupons;
 mod edge;
 mod events;
+mod groups;
 mod helpers;
 mod metrics;
 mod openapi;

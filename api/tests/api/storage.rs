@@ -4,6 +4,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use slipstream_model::GENERATED_ID_FLOOR;
+use sqlx::Connection;
 
 use crate::helpers::{coupon, event, user, with_id, TestApp};
 
@@ -104,4 +105,79 @@ async fn clients_hanging_up_mid_write_leave_the_database_writable() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     app.create("/users", &user()).await;
+}
+
+/// The recommendations are rebuilt from what the writer counted (each event's popularity,
+/// each user's tally): after concurrent batches, replays and refusals, those counts are what
+/// a recount from the stored coupons gives.
+#[tokio::test]
+async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
+    let app = TestApp::spawn().await;
+    let (mut users, mut events) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        users.push(app.create("/users", &user()).await);
+    }
+    let mut tennis = event();
+    tennis["sport"] = json!("Tennis");
+    for n in 0..6 {
+        let body = if n % 2 == 0 { event() } else { tennis.clone() };
+        events.push(app.create("/events", &body).await);
+    }
+    let batches: Vec<Value> = (0..12)
+        .map(|b| {
+            let batch: Vec<Value> = (0..8)
+                .map(|n| {
+                    let picks = [events[(b + n) % 6], events[(b * n + 1) % 6]];
+                    let picks = if picks[0] == picks[1] {
+                        &picks[..1]
+                    } else {
+                        &picks[..]
+                    };
+                    with_id(coupon(users[n % 5], picks), 500 + (b * 8 + n) as i64)
+                })
+                .collect();
+            json!(batch)
+        })
+        .collect();
+    // Each batch twice (the second time all replays), and one batch refused.
+    let mut refused = batches[0].clone();
+    refused[0]["id"] = json!(9_999);
+    refused[1]["selections"][0]["event_id"] = json!(424_242);
+    let posts = batches.iter().chain(&batches).chain([&refused]);
+    join_all(posts.map(|batch| app.post("/coupons", batch))).await;
+
+    let mut db = sqlx::SqliteConnection::connect(app.database_url())
+        .await
+        .expect("connects");
+    let popularity: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT e.id, e.popularity, (SELECT count(*) FROM selections s WHERE s.event_id = e.id)
+         FROM events e",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("popularity");
+    for (event, counted, recounted) in popularity {
+        assert_eq!(counted, recounted, "popularity of event {event}");
+    }
+    let tallies: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT b.user_id, b.tally, json_object(
+             'events', (SELECT json_group_array(event_id) FROM (
+                 SELECT DISTINCT s.event_id FROM selections s JOIN coupons c ON c.id = s.coupon_id
+                 WHERE c.user_id = b.user_id ORDER BY s.event_id)),
+             'sports', (SELECT json_group_array(json_array(sport_key, n, latest)) FROM (
+                 SELECT e.sport_key, count(*) AS n, max(c.timestamp) AS latest
+                 FROM selections s JOIN coupons c ON c.id = s.coupon_id
+                 JOIN events e ON e.id = s.event_id
+                 WHERE c.user_id = b.user_id GROUP BY e.sport_key ORDER BY e.sport_key)))
+         FROM user_bets b",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("tallies");
+    assert_eq!(tallies.len(), 5, "every user with coupons has a tally");
+    for (user, counted, recounted) in tallies {
+        let counted: Value = serde_json::from_str(&counted).expect("JSON");
+        let recounted: Value = serde_json::from_str(&recounted).expect("JSON");
+        assert_eq!(counted, recounted, "tally of user {user}");
+    }
 }

@@ -1,0 +1,105 @@
+//! What the recommendations are rebuilt from, counted as coupons are stored: each event's
+//! `popularity` and each user's tally (`user_bets`). Kept in the coupon's own transaction, so
+//! it is exactly as durable as the coupons it counts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::anyhow;
+use futures::{Stream, StreamExt};
+use slipstream_model::{Coupon, Id};
+use sqlx::SqliteConnection;
+
+use super::{json_rows, micros};
+use crate::error::Result;
+use crate::recommendations::Tally;
+
+/// Counts new coupons: their events get more popular, their users' tallies grow. Five
+/// statements whatever the number of coupons.
+pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> Result<()> {
+    if coupons.is_empty() {
+        return Ok(());
+    }
+    let mut selections: BTreeMap<Id, u32> = BTreeMap::new();
+    for event in coupons.iter().flat_map(|c| c.event_ids()) {
+        *selections.entry(event).or_default() += 1;
+    }
+    let events: Vec<Id> = selections.keys().copied().collect();
+    let sport_keys: HashMap<Id, String> = sqlx::query_as(
+        "SELECT id, sport_key FROM events WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_rows(&events)?)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    sqlx::query(
+        "UPDATE events SET popularity = popularity + counted.value ->> 1
+         FROM json_each(?) AS counted WHERE events.id = counted.value ->> 0",
+    )
+    .bind(json_rows(&selections.into_iter().collect::<Vec<_>>())?)
+    .execute(&mut *conn)
+    .await?;
+    let mut tallies = tallies_of(conn, coupons).await?;
+    for coupon in coupons {
+        let tally = tallies.entry(coupon.user_id).or_default();
+        let placed_at = coupon.timestamp.map_or(0, micros);
+        for event in coupon.event_ids() {
+            let sport = sport_keys
+                .get(&event)
+                .ok_or_else(|| anyhow!("event {event} of a stored coupon is not stored"))?;
+            tally.add(event, sport, placed_at);
+        }
+    }
+    let rows: Vec<(Id, String)> = tallies
+        .into_iter()
+        .map(|(user, tally)| Ok((user, serde_json::to_string(&tally)?)))
+        .collect::<Result<_, serde_json::Error>>()
+        .map_err(anyhow::Error::from)?;
+    sqlx::query(
+        "INSERT INTO user_bets (user_id, tally)
+         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
+         ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
+    )
+    .bind(json_rows(&rows)?)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored tallies of the coupons' users; a user without one yet has none here.
+async fn tallies_of(
+    conn: &mut SqliteConnection,
+    coupons: &[&Coupon],
+) -> Result<HashMap<Id, Tally>> {
+    let mut users: Vec<Id> = coupons.iter().map(|c| c.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let rows: Vec<(Id, String)> = sqlx::query_as(
+        "SELECT user_id, tally FROM user_bets WHERE user_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_rows(&users)?)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(user, tally)| Ok((user, decode_tally(user, &tally)?)))
+        .collect()
+}
+
+/// Every user with their tally (`None`: no coupons yet).
+pub(crate) fn all(
+    conn: &mut SqliteConnection,
+) -> impl Stream<Item = Result<(Id, Option<Tally>)>> + '_ {
+    sqlx::query_as::<_, (Id, Option<String>)>(
+        "SELECT users.id, user_bets.tally FROM users LEFT JOIN user_bets ON user_bets.user_id = users.id",
+    )
+    .fetch(conn)
+    .map(|row| {
+        let (user, tally) = row?;
+        Ok((user, tally.map(|t| decode_tally(user, &t)).transpose()?))
+    })
+}
+
+fn decode_tally(user: Id, tally: &str) -> Result<Tally> {
+    serde_json::from_str(tally)
+        .map_err(|e| anyhow!("user_bets.tally of user {user} is not a tally: {e}").into())
+}
