@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::TryStreamExt;
 use sqlx::SqliteConnection;
 
 use super::index::{Index, Micros};
@@ -23,11 +22,8 @@ pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<Index> {
     for (event, popularity) in Store::all_events(conn).await? {
         index.load_event(&event, popularity);
     }
-    let mut users = Store::all_tallies(conn);
-    while let Some((id, tally)) = users.try_next().await? {
-        index.load_user(id, tally.unwrap_or_default());
-    }
-    drop(users);
+    Store::each_user(conn, |id| index.add_user(id)).await?;
+    Store::each_tally(conn, |id, tally| index.load_user(id, tally)).await?;
     index.list_pending(now);
     Ok(index)
 }

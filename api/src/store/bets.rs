@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::anyhow;
-use futures::{Stream, StreamExt};
+use futures::TryStreamExt;
 use slipstream_model::{Coupon, Id};
 use sqlx::SqliteConnection;
 
@@ -85,18 +85,29 @@ async fn tallies_of(
         .collect()
 }
 
-/// Every user with their tally (`None`: no coupons yet).
-pub(crate) fn all(
+/// Every stored tally, handed to `each` with its user. Read as a few large rows of
+/// `<user_id> <tally>` lines, one row per 1,024 consecutive ids: sqlx hands each row over from
+/// a worker thread, which for 100 k small rows cost more than SQLite's reading them.
+pub(crate) async fn for_each(
     conn: &mut SqliteConnection,
-) -> impl Stream<Item = Result<(Id, Option<Tally>)>> + '_ {
-    sqlx::query_as::<_, (Id, Option<String>)>(
-        "SELECT users.id, user_bets.tally FROM users LEFT JOIN user_bets ON user_bets.user_id = users.id",
+    mut each: impl FnMut(Id, Tally),
+) -> Result<()> {
+    let mut chunks = sqlx::query_scalar::<_, String>(
+        "SELECT group_concat(user_id || ' ' || tally, char(10)) FROM user_bets
+         GROUP BY user_id >> 10",
     )
-    .fetch(conn)
-    .map(|row| {
-        let (user, tally) = row?;
-        Ok((user, tally.map(|t| decode_tally(user, &t)).transpose()?))
-    })
+    .fetch(conn);
+    while let Some(chunk) = chunks.try_next().await? {
+        for line in chunk.split('\n') {
+            let parsed = line
+                .split_once(' ')
+                .and_then(|(user, tally)| Some((user.parse().ok()?, tally)));
+            let (user, tally) =
+                parsed.ok_or_else(|| anyhow!("user_bets holds a row that is not a tally"))?;
+            each(user, decode_tally(user, tally)?);
+        }
+    }
+    Ok(())
 }
 
 fn decode_tally(user: Id, tally: &str) -> Result<Tally> {

@@ -16,7 +16,6 @@ use std::str::FromStr;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SubsecRound, Utc};
-use futures::Stream;
 use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
@@ -28,6 +27,9 @@ use crate::recommendations::Tally;
 
 /// The write connection's page cache: 64 MiB (negative: KiB, as SQLite's pragma counts).
 const WRITE_CACHE_SIZE: &str = "-65536";
+
+/// Rows a read connection's worker thread may run ahead of its reader (sqlx's default: 50).
+const ROW_BUFFER: usize = 4_096;
 
 /// The database, with its write connection and its read pool.
 #[derive(Debug, Clone)]
@@ -128,7 +130,9 @@ impl Store {
             .max_connections(config.database_read_connections.max(1))
             .test_before_acquire(false)
             .acquire_timeout(config.database_busy_timeout())
-            .connect_with(options.read_only(true))
+            // A rebuild reads ~100k rows: a deeper buffer lets the worker thread run ahead
+            // instead of waking the reader for every few rows.
+            .connect_with(options.read_only(true).row_buffer_size(ROW_BUFFER))
             .await
             .context("Failed to open the database for reading")?;
         tracing::info!(url = %config.database_url, "Opened the database.");
@@ -185,11 +189,17 @@ impl Store {
         events::all(conn).await
     }
 
-    /// Every user with their tally (`None`: no coupons yet).
-    pub fn all_tallies(
+    /// Every user's id, handed to `each`.
+    pub async fn each_user(conn: &mut SqliteConnection, each: impl FnMut(Id)) -> Result<()> {
+        users::each_id(conn, each).await
+    }
+
+    /// Every user's tally, handed to `each`; a user without coupons has none.
+    pub async fn each_tally(
         conn: &mut SqliteConnection,
-    ) -> impl Stream<Item = Result<(Id, Option<Tally>)>> + '_ {
-        bets::all(conn)
+        each: impl FnMut(Id, Tally),
+    ) -> Result<()> {
+        bets::for_each(conn, each).await
     }
 
     /// The stored record with this id.

@@ -1,8 +1,23 @@
+use futures::TryStreamExt;
 use slipstream_model::{Country, Currency, Gender, Id, User};
 use sqlx::{FromRow, SqliteConnection};
 
 use super::{decode, from_micros, micros, truncate, Table};
 use crate::error::Result;
+
+/// Every user's id, handed to `each`: a few rows of comma-separated ids, one per 16,384
+/// consecutive ids, for the reason [`super::bets::for_each`] gives.
+pub(super) async fn each_id(conn: &mut SqliteConnection, mut each: impl FnMut(Id)) -> Result<()> {
+    let mut chunks =
+        sqlx::query_scalar::<_, String>("SELECT group_concat(id) FROM users GROUP BY id >> 14")
+            .fetch(conn);
+    while let Some(chunk) = chunks.try_next().await? {
+        for id in chunk.split(',') {
+            each(decode(id.parse(), "users.id")?);
+        }
+    }
+    Ok(())
+}
 
 #[derive(FromRow)]
 struct UserRow {
