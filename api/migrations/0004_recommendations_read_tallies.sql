@@ -3,12 +3,16 @@
 -- ~110 k small rows at data set M instead of ~2.85 M selections, and each selection no longer
 -- carries its coupon's user and time nor writes an index entry of its own.
 
--- Selections on the event: its popularity (SPEC §6).
-ALTER TABLE events ADD COLUMN popularity INTEGER NOT NULL DEFAULT 0;
+-- Selections on each event: its popularity (SPEC §6). A table of its own rather than a column
+-- of `events`: a group of coupons touches most events, and a narrow table is a few dozen
+-- pages for the commit to write, where the events' rows are hundreds. No row: no selection.
+CREATE TABLE event_popularity (
+    event_id   INTEGER PRIMARY KEY REFERENCES events (id),
+    selections INTEGER NOT NULL
+) STRICT;
 
-UPDATE events SET popularity = counted.selections
-FROM (SELECT event_id, count(*) AS selections FROM selections GROUP BY event_id) AS counted
-WHERE counted.event_id = events.id;
+INSERT INTO event_popularity (event_id, selections)
+SELECT event_id, count(*) FROM selections GROUP BY event_id;
 
 -- What the recommender counts of a user's coupons, as JSON:
 -- {"events": [every event bet on, ascending], "sports": [[sport_key, selections, latest

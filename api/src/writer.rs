@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use slipstream_model::{Coupon, Event, User};
 use sqlx::SqliteConnection;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -36,6 +37,16 @@ const QUEUE: usize = 1_024;
 /// A group stops growing at this many records: the transaction stays short enough that the
 /// first request of a group is not kept waiting long for the last.
 const GROUP_RECORDS: usize = 10_000;
+
+/// A group with fewer records than this may wait [`LINGER`] for more.
+const GROUP_TARGET: usize = 2_000;
+
+/// How long a small group waits for more requests, when the writer is busy: a fraction of
+/// what a commit of a few hundred coupons takes.
+const LINGER: Duration = Duration::from_millis(2);
+
+/// A request arriving this soon after the last commit means the writer is busy.
+const BUSY_WITHIN: Duration = Duration::from_millis(5);
 
 /// What a rebuild answers: what the new index covers and how long the rebuild took.
 pub type Rebuilt = (Counts, Duration);
@@ -93,6 +104,7 @@ impl Writer {
             deferred: VecDeque::new(),
             build: None,
             next_build: Vec::new(),
+            last_commit: None,
         };
         tokio::spawn(task.run());
         Self { requests }
@@ -234,6 +246,8 @@ struct Task {
     build: Option<Build>,
     /// Rebuilds asked for while one ran: they need a snapshot taken after their request.
     next_build: Vec<(Trigger, oneshot::Sender<Result<Rebuilt>>)>,
+    /// When the last group was answered.
+    last_commit: Option<Instant>,
 }
 
 impl Task {
@@ -254,8 +268,9 @@ impl Task {
             };
             match request {
                 Request::Save(job) => {
-                    let group = self.gather(job);
+                    let group = self.gather(job).await;
                     self.commit(group).await;
+                    self.last_commit = Some(Instant::now());
                 }
                 Request::Rebuild { trigger, reply } => self.start_build(trigger, vec![reply]).await,
                 Request::Refresh => self.refresh(),
@@ -264,21 +279,38 @@ impl Task {
         tracing::debug!("The writer stopped: nothing can send it requests any more.");
     }
 
-    /// The first job and the saves queued behind it, up to the group's bound.
-    fn gather(&mut self, first: Box<dyn Job>) -> Vec<Box<dyn Job>> {
+    /// The first job and the saves queued behind it, up to the group's bound. Under
+    /// sustained load a small group waits [`LINGER`] for more: the requests a commit just
+    /// answered come back within a few milliseconds, and would otherwise each start a group
+    /// of their own, paying a commit each.
+    async fn gather(&mut self, first: Box<dyn Job>) -> Vec<Box<dyn Job>> {
         let mut records = first.records();
         let mut group = vec![first];
+        let busy = self
+            .last_commit
+            .is_some_and(|at| at.elapsed() < BUSY_WITHIN);
+        let linger_until = busy.then(|| tokio::time::Instant::now() + LINGER);
         while records < GROUP_RECORDS {
-            match self.queue.try_recv() {
-                Ok(Request::Save(job)) => {
+            let next = match (self.queue.try_recv(), linger_until) {
+                (Ok(request), _) => Some(request),
+                (Err(TryRecvError::Empty), Some(until)) if records < GROUP_TARGET => {
+                    tokio::time::timeout_at(until, self.queue.recv())
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                (Err(_), _) => None,
+            };
+            match next {
+                Some(Request::Save(job)) => {
                     records += job.records();
                     group.push(job);
                 }
-                Ok(other) => {
+                Some(other) => {
                     self.deferred.push_back(other);
                     break;
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         group

@@ -1,5 +1,5 @@
 //! What the recommendations are rebuilt from, counted as coupons are stored: each event's
-//! `popularity` and each user's tally (`user_bets`). Kept in the coupon's own transaction, so
+//! popularity (`event_popularity`) and each user's tally (`user_bets`). Kept in the coupon's own transaction, so
 //! it is exactly as durable as the coupons it counts.
 
 use std::collections::{BTreeMap, HashMap};
@@ -33,8 +33,9 @@ pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> R
     .into_iter()
     .collect();
     sqlx::query(
-        "UPDATE events SET popularity = popularity + counted.value ->> 1
-         FROM json_each(?) AS counted WHERE events.id = counted.value ->> 0",
+        "INSERT INTO event_popularity (event_id, selections)
+         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
+         ON CONFLICT (event_id) DO UPDATE SET selections = selections + excluded.selections",
     )
     .bind(json_rows(&selections.into_iter().collect::<Vec<_>>())?)
     .execute(&mut *conn)

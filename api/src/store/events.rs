@@ -20,8 +20,8 @@ struct EventRow {
 pub(super) async fn all(conn: &mut SqliteConnection) -> Result<Vec<(Event, u32)>> {
     let rows: Vec<PopularEventRow> = sqlx::query_as(
         "SELECT id, begin_timestamp, end_timestamp, country, league, sport,
-                participant_1, participant_2, popularity
-         FROM events",
+                participant_1, participant_2, ifnull(selections, 0) AS popularity
+         FROM events LEFT JOIN event_popularity ON event_popularity.event_id = events.id",
     )
     .fetch_all(conn)
     .await?;

@@ -150,8 +150,9 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
         .await
         .expect("connects");
     let popularity: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT e.id, e.popularity, (SELECT count(*) FROM selections s WHERE s.event_id = e.id)
-         FROM events e",
+        "SELECT e.id, ifnull(p.selections, 0),
+                (SELECT count(*) FROM selections s WHERE s.event_id = e.id)
+         FROM events e LEFT JOIN event_popularity p ON p.event_id = e.id",
     )
     .fetch_all(&mut db)
     .await
