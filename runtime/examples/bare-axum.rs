@@ -1,0 +1,20 @@
+//! The reference the read benchmarks compare against: one axum handler answering what
+//! `/health` answers, served by `axum::serve` with no layer at all. What our edge and our
+//! handlers cost is the distance from this, measured in the same run on the same machine.
+//!
+//!   cargo run --release -p slipstream-runtime --example bare-axum -- 127.0.0.1:8099
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8099".to_owned());
+    let app = Router::new().route("/health", get(|| async { Json(json!({"status": "ok"})) }));
+    let listener = tokio::net::TcpListener::bind(&address).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
