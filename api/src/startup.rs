@@ -21,15 +21,38 @@ use crate::store::Store;
 use crate::writer::Writer;
 use crate::{coupons, events, health, openapi, users};
 
-/// What every handler can reach.
+/// What every handler can reach, behind one `Arc`: the router clones the state for every
+/// request, and one reference count is cheaper to bump than one per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+pub struct Shared {
     /// For reads; every write goes through `writer`.
     pub store: Store,
     pub writer: Writer,
     pub recommender: Arc<Recommender>,
     /// Held by the one `POST /recommendation/generate` running.
-    pub generating: Arc<tokio::sync::Mutex<()>>,
+    pub generating: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    pub fn new(store: Store, writer: Writer, recommender: Arc<Recommender>) -> Self {
+        Self(Arc::new(Shared {
+            store,
+            writer,
+            recommender,
+            generating: tokio::sync::Mutex::new(()),
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Every route, without the edge layers; each resource's router states its scope.
@@ -84,12 +107,7 @@ impl Application {
             .with_context(|| format!("Failed to bind {address}"))?;
         let recommender = Arc::new(Recommender::default());
         let writer = Writer::spawn(store.clone(), recommender.clone());
-        let state = AppState {
-            store: store.clone(),
-            writer: writer.clone(),
-            recommender: recommender.clone(),
-            generating: Arc::default(),
-        };
+        let state = AppState::new(store.clone(), writer.clone(), recommender.clone());
         Ok(Self {
             listener,
             router: app(state, &config, auth),

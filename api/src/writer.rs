@@ -45,6 +45,9 @@ const GROUP_TARGET: usize = 2_000;
 /// what a commit of a few hundred coupons takes.
 const LINGER: Duration = Duration::from_millis(2);
 
+/// Only a batch of at least this many records waits for others.
+const LINGER_MIN_RECORDS: usize = 100;
+
 /// A request arriving this soon after the last commit means the writer is busy.
 const BUSY_WITHIN: Duration = Duration::from_millis(5);
 
@@ -280,15 +283,17 @@ impl Task {
     }
 
     /// The first job and the saves queued behind it, up to the group's bound. Under
-    /// sustained load a small group waits [`LINGER`] for more: the requests a commit just
-    /// answered come back within a few milliseconds, and would otherwise each start a group
-    /// of their own, paying a commit each.
+    /// sustained load a small group of batches waits [`LINGER`] for more: the consumers a
+    /// commit just answered come back within a few milliseconds, and would otherwise each
+    /// start a group of their own, paying a commit each.
     async fn gather(&mut self, first: Box<dyn Job>) -> Vec<Box<dyn Job>> {
         let mut records = first.records();
         let mut group = vec![first];
-        let busy = self
-            .last_commit
-            .is_some_and(|at| at.elapsed() < BUSY_WITHIN);
+        // Batches (a consumer's backlog) arriving back to back: a lone record never waits.
+        let busy = records >= LINGER_MIN_RECORDS
+            && self
+                .last_commit
+                .is_some_and(|at| at.elapsed() < BUSY_WITHIN);
         let linger_until = busy.then(|| tokio::time::Instant::now() + LINGER);
         while records < GROUP_RECORDS {
             let next = match (self.queue.try_recv(), linger_until) {

@@ -19,8 +19,12 @@ use crate::writer::Writer;
 #[tracing::instrument(skip_all)]
 pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<Index> {
     let mut index = Index::default();
-    for (event, popularity) in Store::all_events(conn).await? {
-        index.load_event(&event, popularity);
+    for (n, (event, popularity)) in Store::all_events(conn).await?.iter().enumerate() {
+        index.load_event(event, *popularity);
+        if n % 1_024 == 0 {
+            // Beside the writer and the readers: see `Store::each_tally`.
+            tokio::task::yield_now().await;
+        }
     }
     Store::each_user(conn, |id| index.add_user(id)).await?;
     Store::each_tally(conn, |id, tally| index.load_user(id, tally)).await?;

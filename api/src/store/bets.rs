@@ -99,6 +99,9 @@ pub(crate) async fn for_each(
     )
     .fetch(conn);
     while let Some(chunk) = chunks.try_next().await? {
+        // A rebuild runs beside the writer and the readers: a chunk at a time, never
+        // holding a runtime thread for the whole load.
+        tokio::task::yield_now().await;
         for line in chunk.split('\n') {
             let parsed = line
                 .split_once(' ')
