@@ -99,3 +99,154 @@ async fn every_acknowledged_write_survives_a_sigkill_of_the_api() {
         assert_eq!(&after, before, "user {id} changed across the crash");
     }
 }
+
+const BETTORS: i64 = 5;
+const EVENTS: i64 = 8;
+const BATCHES: i64 = 200;
+const COUPONS_PER_BATCH: i64 = 20;
+/// The kill comes after this many batches were acknowledged, with others in flight.
+const KILL_AFTER_BATCHES: usize = 60;
+
+/// Coupon `id` of a bettor on one to three of the events, the same whenever it is made.
+fn coupon(id: i64, events: &[i64]) -> Value {
+    let picks: Vec<Value> = (0..1 + id % 3)
+        .map(|n| json!({"event_id": events[((id + n * 3) % EVENTS) as usize], "odds": 2.5}))
+        .collect();
+    json!({"id": id, "user_id": 1 + id % BETTORS, "stake": 5, "selections": picks})
+}
+
+/// Posts the batches 8 at a time, so the writer groups them; returns the ids of every coupon
+/// of a batch answered 200, and signals `acknowledged` once `KILL_AFTER_BATCHES` were.
+async fn post_coupons(url: String, events: Vec<i64>, acknowledged: Arc<Notify>) -> Vec<i64> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let mut answers = stream::iter(0..BATCHES)
+        .map(|batch| {
+            let ids: Vec<i64> = (0..COUPONS_PER_BATCH)
+                .map(|n| 1_000 + batch * COUPONS_PER_BATCH + n)
+                .collect();
+            let body: Vec<Value> = ids.iter().map(|&id| coupon(id, &events)).collect();
+            let request = http.post(format!("{url}/coupons")).json(&body).send();
+            async move { (ids, request.await) }
+        })
+        .buffer_unordered(8);
+    let (mut stored, mut batches) = (Vec::new(), 0);
+    while let Some((ids, answer)) = answers.next().await {
+        if answer.is_ok_and(|response| response.status() == 200) {
+            stored.extend(ids);
+            batches += 1;
+        }
+        if batches == KILL_AFTER_BATCHES {
+            acknowledged.notify_one();
+        }
+    }
+    stored
+}
+
+/// Each event's popularity as a user without coupons is told it (every event is listed).
+async fn popularity(http: &reqwest::Client, url: &str, observer: i64) -> BTreeMap<i64, u64> {
+    let answer: Value = http
+        .get(format!("{url}/recommendation/{observer}?limit=50"))
+        .send()
+        .await
+        .expect("api reachable")
+        .json()
+        .await
+        .expect("JSON");
+    let events = answer["events"].as_array().expect("events");
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_i64().expect("id"),
+                e["popularity"].as_u64().expect("n"),
+            )
+        })
+        .collect()
+}
+
+/// What the stored coupons say each event's popularity is.
+async fn recount(http: &reqwest::Client, url: &str, events: &[i64]) -> BTreeMap<i64, u64> {
+    let mut counts: BTreeMap<i64, u64> = events.iter().map(|&e| (e, 0)).collect();
+    for user in 1..=BETTORS {
+        let coupons: Vec<Value> = http
+            .get(format!("{url}/coupons/user/{user}?limit=1000"))
+            .send()
+            .await
+            .expect("api reachable")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(coupons.len() < 1000, "one page holds them all");
+        for selection in coupons
+            .iter()
+            .flat_map(|c| c["selections"].as_array().expect("s"))
+        {
+            *counts
+                .entry(selection["event_id"].as_i64().expect("id"))
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// The writer commits several consumers' batches in one transaction, and counts each event's
+/// popularity in the same one: a SIGKILL mid-group loses no acknowledged batch, and the
+/// counts the recommendations are rebuilt from still match the coupons stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkill_during_group_commits_loses_no_acknowledged_batch_nor_a_count() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut api = start_api(dir.path(), port);
+    let http = reqwest::Client::new();
+    let post = |path: &'static str, body: Value| {
+        let request = http.post(format!("{url}{path}")).json(&body).send();
+        async move {
+            let stored: Value = request.await.expect("posted").json().await.expect("JSON");
+            stored["id"].as_i64().expect("an id")
+        }
+    };
+    for id in 1..=BETTORS + 1 {
+        post("/users", user(id)).await;
+    }
+    let observer = BETTORS + 1;
+    let mut events = Vec::new();
+    for n in 0..EVENTS {
+        let event = json!({"begin_timestamp": "2040-01-01T12:00:00Z", "end_timestamp": "2040-01-01T14:00:00Z",
+            "country": "GB", "league": "League", "sport": "Football", "participants": [format!("H{n}"), format!("A{n}")]});
+        events.push(post("/events", event).await);
+    }
+
+    let acknowledged = Arc::new(Notify::new());
+    let load = tokio::spawn(post_coupons(
+        url.clone(),
+        events.clone(),
+        Arc::clone(&acknowledged),
+    ));
+    acknowledged.notified().await;
+    api.kill().expect("api killed");
+    let stored = load.await.expect("load driver");
+    assert!(stored.len() >= KILL_AFTER_BATCHES * COUPONS_PER_BATCH as usize);
+
+    let _api = start_api(dir.path(), port);
+    for id in &stored {
+        let response = http
+            .get(format!("{url}/coupons/{id}"))
+            .send()
+            .await
+            .expect("up");
+        assert_eq!(
+            response.status(),
+            200,
+            "coupon {id} was acknowledged, then lost"
+        );
+    }
+    assert_eq!(
+        popularity(&http, &url, observer).await,
+        recount(&http, &url, &events).await,
+        "the popularity the recommendations were rebuilt from"
+    );
+}

