@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use slipstream_model::{Coupon, Invalid, Kind};
 use slipstream_runtime::auth::{self, Scope};
-use slipstream_runtime::{JsonBody, Problem};
+use slipstream_runtime::{JsonText, Problem};
 use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
     )
 )]
 #[tracing::instrument(skip_all)]
-async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Stored<Coupon>> {
+async fn create(State(state): State<AppState>, JsonText(body): JsonText) -> Result<Stored<Coupon>> {
     save_body::<Coupon>(&state.writer, &body, true).await
 }
 

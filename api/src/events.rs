@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use slipstream_model::{Event, Invalid, Kind};
 use slipstream_runtime::auth::{self, Scope};
-use slipstream_runtime::{JsonBody, Problem};
+use slipstream_runtime::{JsonText, Problem};
 use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
@@ -48,7 +48,7 @@ struct UploadOptions {
 async fn create(
     State(state): State<AppState>,
     options: Result<Query<UploadOptions>, QueryRejection>,
-    JsonBody(body): JsonBody,
+    JsonText(body): JsonText,
 ) -> Result<Stored<Event>> {
     let gen_recommendations = gen_recommendations(options)?;
     save_body::<Event>(&state.writer, &body, gen_recommendations).await

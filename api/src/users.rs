@@ -5,7 +5,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use slipstream_model::{Kind, User};
 use slipstream_runtime::auth::{self, Scope};
-use slipstream_runtime::{JsonBody, Problem};
+use slipstream_runtime::{JsonText, Problem};
 
 use crate::error::{Error, Result};
 use crate::openapi;
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
     )
 )]
 #[tracing::instrument(skip_all)]
-async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Stored<User>> {
+async fn create(State(state): State<AppState>, JsonText(body): JsonText) -> Result<Stored<User>> {
     save_body::<User>(&state.writer, &body, true).await
 }
 

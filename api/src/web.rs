@@ -9,8 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
-use slipstream_model::{parse_batch, Batch, Id};
+use slipstream_model::{parse_batch_text, Batch, Id};
 
 use crate::error::{Error, Result};
 use crate::store::Saved;
@@ -61,8 +60,8 @@ struct BatchItem<R> {
 
 /// Validates a body of one record or a batch (every failing field named, by index in a
 /// batch) and has the writer store it; `listed` is an event upload's `gen_recommendations`.
-pub async fn save_body<R: Write>(writer: &Writer, body: &Value, listed: bool) -> Result<Stored<R>> {
-    match parse_batch::<R>(body, Utc::now())? {
+pub async fn save_body<R: Write>(writer: &Writer, body: &str, listed: bool) -> Result<Stored<R>> {
+    match parse_batch_text::<R>(body, Utc::now())? {
         Batch::One(record) => {
             let saved = writer.save(vec![record], listed).await;
             let one = saved.map_err(Error::outside_batch)?.into_iter().next();

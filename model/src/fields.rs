@@ -113,13 +113,14 @@ pub(crate) fn array(value: &Value) -> Result<&Vec<Value>, Invalid> {
 }
 
 /// Parses each element, naming failures by index, and reports them all.
-pub(crate) fn each<T>(
-    items: &[Value],
-    mut parse: impl FnMut(&Value) -> Result<T, Invalid>,
+pub(crate) fn each<I, T>(
+    items: impl IntoIterator<Item = I>,
+    mut parse: impl FnMut(I) -> Result<T, Invalid>,
 ) -> Result<Vec<T>, Invalid> {
-    let mut parsed = Vec::with_capacity(items.len());
+    let items = items.into_iter();
+    let mut parsed = Vec::with_capacity(items.size_hint().0);
     let mut errors = Vec::new();
-    for (index, item) in items.iter().enumerate() {
+    for (index, item) in items.enumerate() {
         match parse(item) {
             Ok(value) => parsed.push(value),
             Err(e) => errors.extend(e.nest(&format!("[{index}]")).errors),

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::coupon::Coupon;
@@ -148,15 +149,40 @@ impl<R> Batch<R> {
 /// a batch is valid whole or not at all.
 pub fn parse_batch<R: Record>(value: &Value, now: DateTime<Utc>) -> Result<Batch<R>, Invalid> {
     match value {
-        Value::Array(items) if items.is_empty() => {
-            Err(Invalid::here("must hold at least one record"))
+        Value::Array(items) => {
+            check_batch_size(items.len())?;
+            each(items, |v| R::parse(v, now)).map(Batch::Many)
         }
-        Value::Array(items) if items.len() > MAX_BATCH => Err(Invalid::here(format!(
-            "must hold at most {MAX_BATCH} records, found {}",
-            items.len()
-        ))),
-        Value::Array(items) => each(items, |v| R::parse(v, now)).map(Batch::Many),
         one => R::parse(one, now).map(Batch::One),
+    }
+}
+
+/// [`parse_batch`] of a body given as JSON text, without a tree of the whole body: an array
+/// is split into each record's text, and one record at a time becomes a [`Value`], so what a
+/// request holds is its body and its records, not several times the body.
+pub fn parse_batch_text<R: Record>(body: &str, now: DateTime<Utc>) -> Result<Batch<R>, Invalid> {
+    let not_json = |e: serde_json::Error| Invalid::here(format!("is not JSON: {e}"));
+    if !body.trim_start().starts_with('[') {
+        let value: Value = serde_json::from_str(body).map_err(not_json)?;
+        return parse_batch(&value, now);
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(body).map_err(not_json)?;
+    check_batch_size(items.len())?;
+    each(items, |raw| {
+        let value: Value = serde_json::from_str(raw.get()).map_err(not_json)?;
+        R::parse(&value, now)
+    })
+    .map(Batch::Many)
+}
+
+/// A batch holds one to [`MAX_BATCH`] records.
+fn check_batch_size(records: usize) -> Result<(), Invalid> {
+    match records {
+        0 => Err(Invalid::here("must hold at least one record")),
+        n if n > MAX_BATCH => Err(Invalid::here(format!(
+            "must hold at most {MAX_BATCH} records, found {n}"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -177,6 +203,34 @@ mod tests {
             error.fields().collect::<Vec<_>>(),
             ["[1].country", "[3].country"]
         );
+    }
+
+    #[test]
+    fn a_body_as_text_is_parsed_as_its_tree_would_be() {
+        let now = Utc::now();
+        let bodies = [
+            json!([user("GR"), user("Greece"), user("GB"), {"birth_year": "x"}]),
+            json!([user("GR"), user("GB")]),
+            json!(user("GR")),
+            json!(user("Greece")),
+            json!([]),
+            Value::Array(vec![user("GR"); MAX_BATCH + 1]),
+            json!(7),
+            json!([7, "x", null]),
+        ];
+        for body in bodies {
+            let text = format!("  {body}");
+            let fields = |parsed: Result<Batch<User>, Invalid>| match parsed {
+                Ok(Batch::One(_)) => vec!["one".to_owned()],
+                Ok(Batch::Many(all)) => vec![format!("{}", all.len())],
+                Err(e) => e.errors.iter().map(|e| format!("{e:?}")).collect(),
+            };
+            assert_eq!(
+                fields(parse_batch_text(&text, now)),
+                fields(parse_batch(&body, now)),
+                "{text}"
+            );
+        }
     }
 
     #[test]
