@@ -177,8 +177,10 @@ impl Store {
         Ok(tx)
     }
 
-    /// Inserts new records in one transaction, for bulk loads: no replay or conflict
-    /// handling, ids must be set. A failing record rolls the whole batch back.
+    /// Inserts new records in one transaction, for bulk loads (`api-import`, a process of
+    /// its own, with no writer task): no replay or conflict handling, ids must be set, and
+    /// coupons are counted as the writer counts them. A failing record rolls the whole batch
+    /// back.
     pub async fn import<R: Table>(&self, records: Vec<R>, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut inserted = Vec::with_capacity(records.len());
