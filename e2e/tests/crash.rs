@@ -37,6 +37,28 @@ fn start_api(dir: &Path, port: u16) -> Service {
     api
 }
 
+/// An api on a new database in a directory of its own: the directory, port, URL and process.
+fn fresh_api() -> (tempfile::TempDir, u16, String, Service) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let api = start_api(dir.path(), port);
+    (dir, port, format!("http://127.0.0.1:{port}"), api)
+}
+
+/// Runs the load `start` makes, SIGKILLs the api once the load signals, and returns what the
+/// load saw acknowledged by the time it ended.
+async fn kill_during<T, F>(api: &mut Service, start: impl FnOnce(Arc<Notify>) -> F) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let acknowledged = Arc::new(Notify::new());
+    let load = tokio::spawn(start(Arc::clone(&acknowledged)));
+    acknowledged.notified().await;
+    api.kill().expect("api killed");
+    load.await.expect("load driver")
+}
+
 fn user(id: i64) -> Value {
     json!({"id": id, "birth_year": 1900 + id % 100, "country": "GR", "currency": "EUR", "gender": "F"})
 }
@@ -70,16 +92,8 @@ async fn post_users(url: String, acknowledged: Arc<Notify>) -> BTreeMap<i64, Val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_acknowledged_write_survives_a_sigkill_of_the_api() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut api = start_api(dir.path(), port);
-
-    let acknowledged = Arc::new(Notify::new());
-    let load = tokio::spawn(post_users(url.clone(), Arc::clone(&acknowledged)));
-    acknowledged.notified().await;
-    api.kill().expect("api killed");
-    let stored = load.await.expect("load driver");
+    let (dir, port, url, mut api) = fresh_api();
+    let stored = kill_during(&mut api, |acked| post_users(url.clone(), acked)).await;
     assert!(stored.len() >= KILL_AFTER && stored.len() < WRITES as usize);
 
     let _api = start_api(dir.path(), port);
@@ -197,10 +211,7 @@ async fn recount(http: &reqwest::Client, url: &str, events: &[i64]) -> BTreeMap<
 /// counts the recommendations are rebuilt from still match the coupons stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sigkill_during_group_commits_loses_no_acknowledged_batch_nor_a_count() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut api = start_api(dir.path(), port);
+    let (dir, port, url, mut api) = fresh_api();
     let http = reqwest::Client::new();
     let post = |path: &'static str, body: Value| {
         let request = http.post(format!("{url}{path}")).json(&body).send();
@@ -220,15 +231,10 @@ async fn a_sigkill_during_group_commits_loses_no_acknowledged_batch_nor_a_count(
         events.push(post("/events", event).await);
     }
 
-    let acknowledged = Arc::new(Notify::new());
-    let load = tokio::spawn(post_coupons(
-        url.clone(),
-        events.clone(),
-        Arc::clone(&acknowledged),
-    ));
-    acknowledged.notified().await;
-    api.kill().expect("api killed");
-    let stored = load.await.expect("load driver");
+    let stored = kill_during(&mut api, |acked| {
+        post_coupons(url.clone(), events.clone(), acked)
+    })
+    .await;
     assert!(stored.len() >= KILL_AFTER_BATCHES * COUPONS_PER_BATCH as usize);
 
     let _api = start_api(dir.path(), port);

@@ -3,9 +3,8 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sqlx::{Connection, SqliteConnection};
 
-use crate::helpers::{problem, user, TestApp};
+use crate::helpers::{problem, user, OtherWriter, TestApp};
 
 #[tokio::test]
 async fn a_body_that_is_not_declared_json_is_415() {
@@ -109,13 +108,7 @@ async fn health_and_ready_answer_200_when_the_database_is_usable() {
 #[tokio::test]
 async fn a_write_the_database_cannot_take_now_is_503_with_retry_after() {
     let app = TestApp::spawn_with(|config| config.database_busy_timeout_ms = 200).await;
-    let mut other_process = SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other_process)
-        .await
-        .expect("locks");
+    let other_process = OtherWriter::lock(&app).await;
 
     let response = app.post("/users", &user()).await;
     assert_eq!(
@@ -132,10 +125,7 @@ async fn a_write_the_database_cannot_take_now_is_503_with_retry_after() {
         "reads go on beside a writer"
     );
 
-    sqlx::query("ROLLBACK")
-        .execute(&mut other_process)
-        .await
-        .expect("unlocks");
+    other_process.release().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
     app.create("/users", &user()).await;
 }

@@ -11,27 +11,7 @@ use slipstream_devkit::metrics::sample;
 use slipstream_runtime::auth::Scope;
 use sqlx::{Connection, SqliteConnection};
 
-use crate::helpers::{coupon, event, user, with_id, TestApp};
-
-/// Holds SQLite's write lock from another connection, so the api's writer waits in `BEGIN`
-/// while requests queue behind it: they then commit as one group.
-async fn hold_write_lock(app: &TestApp) -> SqliteConnection {
-    let mut other = SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .expect("locks");
-    other
-}
-
-async fn release(mut other: SqliteConnection) {
-    sqlx::query("ROLLBACK")
-        .execute(&mut other)
-        .await
-        .expect("unlocks");
-}
+use crate::helpers::{coupon, event, user, with_id, OtherWriter, TestApp};
 
 /// (groups committed, requests committed) so far, over every app of this process.
 async fn group_counters(app: &TestApp) -> (f64, f64) {
@@ -59,7 +39,7 @@ async fn a_refused_batch_grouped_with_good_ones_is_the_only_one_refused() {
         .await;
     let (groups_before, requests_before) = group_counters(&app).await;
 
-    let lock = hold_write_lock(&app).await;
+    let lock = OtherWriter::lock(&app).await;
     let mut batches: Vec<Value> = (0..20)
         .map(|b| coupons(owner, &[game], 1_000 + b * 10))
         .collect();
@@ -75,7 +55,7 @@ async fn a_refused_batch_grouped_with_good_ones_is_the_only_one_refused() {
     }));
     let release_later = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        release(lock).await;
+        lock.release().await;
     };
     let (answers, ()) = tokio::join!(answers, release_later);
 
@@ -128,7 +108,7 @@ async fn clients_hanging_up_mid_group_leave_the_database_writable_and_lose_nothi
         .build()
         .expect("client");
     let key = app.keys.bearer(Scope::Write);
-    let lock = hold_write_lock(&app).await;
+    let lock = OtherWriter::lock(&app).await;
     let gone = (0..20).map(|n| {
         let body = with_id(user(), 100 + n);
         let request = impatient
@@ -143,7 +123,7 @@ async fn clients_hanging_up_mid_group_leave_the_database_writable_and_lose_nothi
     });
     let release_later = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        release(lock).await;
+        lock.release().await;
     };
     let (gone, patient, ()) = tokio::join!(join_all(gone), join_all(patient), release_later);
 

@@ -167,6 +167,31 @@ pub fn failing_fields(problem: &Value) -> Vec<String> {
     fields
 }
 
+/// SQLite's write lock, held by a connection of its own as another process would hold it:
+/// the api's writer waits in `BEGIN` (and requests queue behind it) until it is released.
+pub struct OtherWriter(sqlx::SqliteConnection);
+
+impl OtherWriter {
+    pub async fn lock(app: &TestApp) -> Self {
+        use sqlx::Connection;
+        let mut other = sqlx::SqliteConnection::connect(app.database_url())
+            .await
+            .expect("connects");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .expect("locks");
+        Self(other)
+    }
+
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .expect("unlocks");
+    }
+}
+
 pub fn user() -> Value {
     json!({"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"})
 }
