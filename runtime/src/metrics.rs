@@ -2,15 +2,16 @@
 //! HTTP series every service shares. Names and units follow Prometheus conventions
 //! (`_total` counters, `_seconds` histograms) so dashboards read alike across services.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
 use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Buckets for latencies, from a cache hit (100 µs) to a request at its timeout (10 s).
@@ -91,25 +92,52 @@ async fn render() -> Response {
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Middleware counting and timing every request by its route template (not its path, so
-/// ids do not make a series each) and its method (invented ones share `_OTHER`); requests
-/// no route matched share `unmatched`. Every label comes from a fixed set.
-pub async fn record_http(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = crate::http::method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let response = next.run(request).await;
+/// The two series of one route, method and status.
+struct HttpSeries {
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// The HTTP series' handles by route, then method and status. A handle made once is looked
+/// up rather than made again for every request, as `counter!` with owned labels would: that
+/// allocates each label and hashes the whole key in the registry, on every request.
+type HttpSeriesByRoute = HashMap<Box<str>, HashMap<(&'static str, u16), Arc<HttpSeries>>>;
+
+static HTTP_SERIES: OnceLock<RwLock<HttpSeriesByRoute>> = OnceLock::new();
+
+/// Counts and times one answered request by its route template (not its path, so ids do not
+/// make a series each; `unmatched` for requests no route matched), its method label (see
+/// [`crate::http::method_label`]) and its status: every label comes from a fixed set.
+pub fn record_http(route: &str, method: &'static str, status: StatusCode, took: Duration) {
+    let series = http_series(route, method, status.as_u16());
+    series.requests.increment(1);
+    series.duration.record(took.as_secs_f64());
+}
+
+fn http_series(route: &str, method: &'static str, status: u16) -> Arc<HttpSeries> {
+    let all = HTTP_SERIES.get_or_init(Default::default);
+    let found = all
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(route)
+        .and_then(|by_answer| by_answer.get(&(method, status)).cloned());
+    if let Some(series) = found {
+        return series;
+    }
     let labels = [
         ("method", method.to_owned()),
-        ("route", route),
-        ("status", response.status().as_str().to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
     ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
-    response
+    let series = Arc::new(HttpSeries {
+        requests: metrics::counter!("http_requests_total", &labels),
+        duration: metrics::histogram!("http_request_duration_seconds", &labels),
+    });
+    all.write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(route.into())
+        .or_default()
+        .entry((method, status))
+        .or_insert(series)
+        .clone()
 }

@@ -1,10 +1,13 @@
+use std::io::Write as _;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use slipstream_model::{Event, Id, Invalid, Kind};
 use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::Problem;
@@ -34,7 +37,10 @@ pub(crate) struct Params {
     limit: Option<String>,
 }
 
+// The answer as the OpenAPI document describes it; `answer` writes it by hand, and a test
+// holds the two to the same JSON.
 #[derive(Debug, Serialize, ToSchema)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct Answer {
     #[schema(value_type = i64)]
     user_id: Id,
@@ -44,14 +50,12 @@ pub(crate) struct Answer {
     favourite_sport: Option<String>,
     generated_at: DateTime<Utc>,
     /// Each event's JSON with `reason` and `popularity` added.
-    #[schema(value_type = Vec<RecommendedEvent>)]
-    events: Vec<Box<RawValue>>,
+    events: Vec<RecommendedEvent>,
 }
 
 /// A recommended event: the event as stored, why it is recommended, and how popular it is.
-// Describes for the OpenAPI document the JSON that `answer` writes by hand; never built.
 #[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct RecommendedEvent {
     #[serde(flatten)]
     event: Event,
@@ -85,7 +89,7 @@ pub(crate) async fn recommend(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
     params: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Answer>> {
+) -> Result<Response> {
     let limit = limit(params)?;
     let now = Utc::now();
     let recommendation = state
@@ -96,7 +100,7 @@ pub(crate) async fn recommend(
             kind: Kind::Users,
             id: user_id,
         })?;
-    Ok(Json(answer(user_id, recommendation, now)?))
+    answer(user_id, &recommendation, now)
 }
 
 /// Rebuilds every user's recommendations from the stored data.
@@ -142,39 +146,137 @@ fn limit(params: Result<Query<Params>, QueryRejection>) -> Result<usize> {
         })
 }
 
-/// The answer, with each event's stored JSON extended rather than serialized anew: the
-/// serialization is most of the cost of a request otherwise.
-fn answer(user_id: Id, recommendation: Recommendation, now: DateTime<Utc>) -> Result<Answer> {
-    let events = recommendation
-        .picks
-        .iter()
-        .map(|pick| {
-            let reason = match pick.reason {
-                Reason::FavouriteSport => "favourite_sport",
-                Reason::Popular => "popular",
-            };
-            let fields = pick.event.strip_suffix('}').unwrap_or("{");
-            let json = format!(
-                r#"{fields},"reason":"{reason}","popularity":{}}}"#,
-                pick.popularity
-            );
-            RawValue::from_string(json).map_err(|e| {
-                anyhow::Error::from(e)
-                    .context("Failed to extend a stored event")
-                    .into()
-            })
-        })
-        .collect::<Result<_>>()?;
-    let strategy = match recommendation.strategy {
-        Strategy::FavouriteSport => "favourite_sport",
-        Strategy::Popular => "popular",
-    };
-    metrics::served(strategy);
-    Ok(Answer {
+/// The answer as JSON, written into one buffer: each event's stored JSON is extended, not
+/// parsed or serialized anew, which on a cached read is most of the handler's cost. Its
+/// shape is [`Answer`]'s, which a test holds it to.
+fn answer(user_id: Id, recommendation: &Recommendation, now: DateTime<Utc>) -> Result<Response> {
+    let strategy = strategy_name(recommendation.strategy);
+    let head = Head {
         user_id,
         strategy,
-        favourite_sport: recommendation.favourite_sport,
+        favourite_sport: recommendation.favourite_sport.as_deref(),
         generated_at: now,
-        events,
-    })
+    };
+    let picks = &recommendation.picks;
+    let mut body =
+        Vec::with_capacity(160 + picks.iter().map(|p| p.event.len() + 48).sum::<usize>());
+    serde_json::to_writer(&mut body, &head).map_err(anyhow::Error::from)?;
+    body.pop(); // the head's closing brace: the events follow
+    body.extend_from_slice(br#","events":["#);
+    for (n, pick) in picks.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        let fields = pick.event.strip_suffix('}').unwrap_or("{");
+        body.extend_from_slice(fields.as_bytes());
+        let reason = reason_name(pick.reason);
+        let _ = write!(
+            body,
+            r#","reason":"{reason}","popularity":{}}}"#,
+            pick.popularity
+        );
+    }
+    body.extend_from_slice(b"]}");
+    metrics::served(strategy);
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// [`Answer`] but its events, serialized as the head of the answer.
+#[derive(Serialize)]
+struct Head<'a> {
+    user_id: Id,
+    strategy: &'static str,
+    favourite_sport: Option<&'a str>,
+    generated_at: DateTime<Utc>,
+}
+
+fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::FavouriteSport => "favourite_sport",
+        Strategy::Popular => "popular",
+    }
+}
+
+fn reason_name(reason: Reason) -> &'static str {
+    match reason {
+        Reason::FavouriteSport => "favourite_sport",
+        Reason::Popular => "popular",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::to_bytes;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::recommendations::index::Pick;
+
+    fn event(id: Id, sport: &str) -> Event {
+        Event::parse(&json!({
+            "id": id, "begin_timestamp": "2030-01-01T18:00:00Z", "end_timestamp": "2030-01-01T20:00:00Z",
+            "country": "GR", "league": "Super \"League\"", "sport": sport,
+            "participants": ["Olympiacos", "Panathinaikos \u{e9}"],
+        }))
+        .expect("a valid event")
+    }
+
+    async fn written(recommendation: &Recommendation, now: DateTime<Utc>) -> Value {
+        let response = answer(7, recommendation, now).expect("written");
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        let body = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        serde_json::from_slice(&body).expect("the written answer is JSON")
+    }
+
+    #[tokio::test]
+    async fn the_answer_written_by_hand_is_what_serde_writes_for_answer() {
+        let now = "2029-12-31T10:00:00.123456Z".parse().expect("a time");
+        let events = [
+            (event(1, "Football"), Reason::FavouriteSport, 12),
+            (event(2, "tennis"), Reason::Popular, 3),
+        ];
+        for (strategy, favourite, picks) in [
+            (
+                Strategy::FavouriteSport,
+                Some("football \"5\"".to_owned()),
+                &events[..],
+            ),
+            (Strategy::Popular, None, &events[1..]),
+            (Strategy::Popular, None, &[][..]),
+        ] {
+            let recommendation = Recommendation {
+                strategy,
+                favourite_sport: favourite.clone(),
+                picks: picks
+                    .iter()
+                    .map(|(event, reason, popularity)| Pick {
+                        id: event.id.expect("an id"),
+                        event: Arc::from(serde_json::to_string(event).expect("JSON")),
+                        reason: *reason,
+                        popularity: *popularity,
+                    })
+                    .collect(),
+            };
+            let typed = Answer {
+                user_id: 7,
+                strategy: strategy_name(strategy),
+                favourite_sport: favourite,
+                generated_at: now,
+                events: picks
+                    .iter()
+                    .map(|(event, reason, popularity)| RecommendedEvent {
+                        event: event.clone(),
+                        reason: reason_name(*reason),
+                        popularity: u64::from(*popularity),
+                    })
+                    .collect(),
+            };
+            let expected = serde_json::to_value(&typed).expect("JSON");
+            assert_eq!(written(&recommendation, now).await, expected);
+        }
+    }
 }

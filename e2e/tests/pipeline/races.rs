@@ -32,7 +32,7 @@ async fn coupons_wait_for_late_references_and_are_dead_lettered_if_they_never_co
             WAIT_FOR_REFERENCES_SECS,
         )
         // The api's request log shows its answers, the 409 awaited below among them.
-        .env("api", "RUST_LOG", "info,tower_http=debug");
+        .env("api", "RUST_LOG", "info,slipstream_runtime=debug");
     let pipeline = Pipeline::start_with(options).await;
     let mut ledger = Ledger::default();
 

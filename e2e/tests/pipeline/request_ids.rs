@@ -14,7 +14,7 @@ async fn a_request_id_and_traceparent_follow_a_record_into_every_service_log() {
         options = options.env(
             service,
             "RUST_LOG",
-            "info,producer=debug,consumer=debug,api=debug,tower_http=debug",
+            "info,producer=debug,consumer=debug,api=debug,slipstream_runtime=debug",
         );
     }
     let pipeline = Pipeline::start_with(options).await;

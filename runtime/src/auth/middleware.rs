@@ -1,15 +1,19 @@
-//! The two middlewares: [`authenticate`] at the edge, [`scoped`] on each router.
+//! The two checks: [`admit`] at the edge, [`scoped`] on each router.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use anyhow::bail;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use futures::future::{ready, Either, MapOk, Ready};
+use futures::TryFutureExt;
 use governor::clock::{Clock, DefaultClock};
+use tower::{Layer, Service};
 
 use super::store::{KeyStore, Principal};
 use super::{AuthArgs, Scope};
@@ -51,59 +55,146 @@ impl Auth {
     }
 }
 
-/// Marks a response as having passed a scope check, so [`authenticate`] can tell a route
-/// that states no scope, and refuse it rather than serve it to any key.
+/// Marks a response as having passed a scope check, so [`Admission::finish`] can tell a
+/// route that states no scope, and refuse it rather than serve it to any key.
 #[derive(Debug, Clone, Copy)]
 struct ScopeChecked;
 
-/// Turns the bearer key into a [`Principal`] for every route but the public ones and
-/// requests no route matched (answered 404/405 as usual), and applies the key's rate limit.
-pub async fn authenticate(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
-    let Some(route) = request.extensions().get::<MatchedPath>() else {
-        return next.run(request).await;
+/// What the edge learnt of a request's caller before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// A public route, a request no route matched (answered 404/405 as usual), or
+    /// authentication disabled: nothing to check afterwards.
+    Open,
+    /// A key was verified: the route must have checked its scope.
+    Keyed,
+}
+
+impl Admission {
+    /// Refuses the answer of a keyed request to a route that states no scope.
+    pub fn finish(self, response: Response) -> Response {
+        let routed = response.status() != StatusCode::METHOD_NOT_ALLOWED;
+        if self == Self::Keyed && routed && response.extensions().get::<ScopeChecked>().is_none() {
+            tracing::error!(
+                "This route states no scope; refused. Wrap its router in `auth::scoped`."
+            );
+            return forbidden(None);
+        }
+        response
+    }
+}
+
+/// Why a request was refused before its handler ran; answered as its problem.
+#[derive(Debug, Clone, Copy)]
+pub enum Refusal {
+    /// No key, or one that is malformed, unknown, revoked or wrong (`token_sent` tells the
+    /// first from the others, for the challenge).
+    Unauthenticated { token_sent: bool },
+    /// The key's rate is spent for now.
+    RateLimited { per_sec: u32, retry_after_secs: u64 },
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthenticated { token_sent } => unauthenticated(token_sent),
+            Self::RateLimited {
+                per_sec,
+                retry_after_secs,
+            } => rate_limited(per_sec, retry_after_secs),
+        }
+    }
+}
+
+/// Turns the bearer key of a request to `route` into a [`Principal`] in its extensions
+/// (every route but the public ones), and applies the key's rate limit.
+pub fn admit(
+    auth: &Auth,
+    route: Option<&MatchedPath>,
+    request: &mut Request,
+) -> Result<Admission, Refusal> {
+    let Some(route) = route else {
+        return Ok(Admission::Open);
+    };
+    let Auth::Keys(store) = auth else {
+        return Ok(Admission::Open);
     };
     if PUBLIC.contains(&route.as_str()) {
-        return next.run(request).await;
+        return Ok(Admission::Open);
     }
-    let Auth::Keys(store) = auth else {
-        return next.run(request).await;
-    };
     let principal = match bearer(request.headers()).map(|token| store.verify(token)) {
         Some(Ok(principal)) => principal,
-        Some(Err(_)) => return unauthenticated(true),
-        None => return unauthenticated(false),
+        Some(Err(_)) => return Err(Refusal::Unauthenticated { token_sent: true }),
+        None => return Err(Refusal::Unauthenticated { token_sent: false }),
     };
     tracing::Span::current().record("key_id", principal.key_id.as_str());
     if let Err(not_until) = principal.limiter.check() {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        return rate_limited(&principal, wait.as_secs() + 1);
+        return Err(Refusal::RateLimited {
+            per_sec: principal.rate_per_sec,
+            retry_after_secs: wait.as_secs() + 1,
+        });
     }
     request.extensions_mut().insert(principal);
-    let response = next.run(request).await;
-    let routed = response.status() != StatusCode::METHOD_NOT_ALLOWED;
-    if routed && response.extensions().get::<ScopeChecked>().is_none() {
-        tracing::error!("This route states no scope; refused. Wrap its router in `auth::scoped`.");
-        return forbidden(None);
-    }
-    response
+    Ok(Admission::Keyed)
 }
 
 /// Requires `scope` for every route of `router` (those added so far), as its `route_layer`.
 pub fn scoped<S: Clone + Send + Sync + 'static>(scope: Scope, router: Router<S>) -> Router<S> {
-    router.route_layer(from_fn_with_state(scope, check_scope))
+    router.route_layer(ScopeLayer(scope))
 }
 
-async fn check_scope(State(scope): State<Scope>, request: Request, next: Next) -> Response {
-    let granted = match request.extensions().get::<Arc<Principal>>() {
-        Some(principal) => principal.scopes.grants(scope),
-        // Authentication disabled: nobody to check.
-        None => true,
-    };
-    let mut response = if granted {
-        next.run(request).await
-    } else {
-        forbidden(Some(scope))
-    };
+/// The scope check as a plain tower layer: it runs on every request of a route, so it
+/// neither boxes a future nor clones the route as `from_fn` does.
+#[derive(Debug, Clone, Copy)]
+struct ScopeLayer(Scope);
+
+impl<S> Layer<S> for ScopeLayer {
+    type Service = ScopeCheck<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ScopeCheck {
+            inner,
+            scope: self.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ScopeCheck<S> {
+    inner: S,
+    scope: Scope,
+}
+
+type Checked<F> = Either<MapOk<F, fn(Response) -> Response>, Ready<Result<Response, Infallible>>>;
+
+impl<S> Service<Request> for ScopeCheck<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Checked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let granted = match request.extensions().get::<Arc<Principal>>() {
+            Some(principal) => principal.scopes.grants(self.scope),
+            // Authentication disabled: nobody to check.
+            None => true,
+        };
+        if granted {
+            Either::Left(self.inner.call(request).map_ok(mark_checked as fn(_) -> _))
+        } else {
+            Either::Right(ready(Ok(forbidden(Some(self.scope)))))
+        }
+    }
+}
+
+fn mark_checked(mut response: Response) -> Response {
     response.extensions_mut().insert(ScopeChecked);
     response
 }
@@ -152,18 +243,16 @@ fn forbidden(missing: Option<Scope>) -> Response {
             "This route is not open to any key.",
         ),
     };
-    let mut response = problem.into_response();
-    response.extensions_mut().insert(ScopeChecked);
-    response
+    mark_checked(problem.into_response())
 }
 
-fn rate_limited(principal: &Principal, retry_after_secs: u64) -> Response {
+fn rate_limited(per_sec: u32, retry_after_secs: u64) -> Response {
     let mut problem = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate-limited",
         format!(
             "This key may make {} requests a second; try again later.",
-            principal.rate_per_sec
+            per_sec
         ),
     );
     problem.retry_after_secs = Some(retry_after_secs);

@@ -1,5 +1,5 @@
 //! Authentication and authorisation at the edge (SPEC §9): a bearer key turns into a
-//! [`Principal`] once per request, in [`authenticate`]; each router states the scope its
+//! [`Principal`] once per request, in [`admit`]; each router states the scope its
 //! routes need with [`scoped`]. Keys live in a key file of hashes that every service reads
 //! and reloads (see [`file`]), written by the `slipstream-keys` command.
 
@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use middleware::{authenticate, scoped, Auth};
+pub use middleware::{admit, scoped, Admission, Auth, Refusal};
 pub use scope::{Scope, Scopes};
 pub use store::{KeyStore, Principal, Rejected, RELOAD_EVERY};
 
