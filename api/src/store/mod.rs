@@ -124,7 +124,11 @@ impl Store {
                     // The index pages a batch of writes touches, kept in the process rather
                     // than read back from the OS for every statement (the default is 2 MB).
                     .pragma("cache_size", WRITE_CACHE_SIZE)
-                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES),
+                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+                    // Each request of a group runs in a savepoint, whose journal of the pages
+                    // it changes is a temporary file once it grows past 64 KiB: kept in
+                    // memory, as nothing reads it after a crash.
+                    .pragma("temp_store", "memory"),
             )
             .await
             .context("Failed to open the database for writing")?;
