@@ -35,8 +35,10 @@ pub struct KafkaArgs {
     /// Prefix of every topic name, to share one cluster between several pipelines.
     #[arg(long, env = "TOPIC_PREFIX", default_value = "")]
     pub topic_prefix: String,
-    /// Partitions of topics created at startup.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 3)]
+    /// Partitions of topics created at startup. Each is a lane of the topic's consumer, with
+    /// a request of its own in flight to the api, whose writer commits what is in flight
+    /// together: at M six gave 6,930 records/s against 5,575 for three, and twelve no more.
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 6)]
     pub topic_partitions: i32,
     /// Replication factor of topics created at startup.
     #[arg(long, env = "TOPIC_REPLICATION", default_value_t = 1)]

@@ -49,7 +49,7 @@ impl NodeConfig<'_> {
             ("controller.listener.names", "CONTROLLER".to_owned()),
             ("inter.broker.listener.name", "PLAINTEXT".to_owned()),
             ("log.dirs", log_dir.display().to_string()),
-            ("num.partitions", "3".to_owned()),
+            ("num.partitions", "6".to_owned()),
             ("auto.create.topics.enable", "false".to_owned()),
             ("offsets.topic.replication.factor", "1".to_owned()),
             ("offsets.topic.num.partitions", "5".to_owned()),
