@@ -186,9 +186,10 @@ impl Setup {
             )
             .create()
             .expect("client");
+        let topic = self.topic_name();
         let mut partitions = TopicPartitionList::new();
-        for p in 0..3 {
-            partitions.add_partition(&self.topic_name(), p);
+        for p in partitions_of(&client, &topic) {
+            partitions.add_partition(&topic, p);
         }
         let committed = client
             .committed_offsets(partitions, Duration::from_secs(5))
@@ -226,7 +227,8 @@ impl Setup {
             .create()
             .expect("client");
         let topic = format!("{}.dlq", self.topic_name());
-        (0..3)
+        partitions_of(&client, &topic)
+            .into_iter()
             .map(|p| {
                 let (low, high) = client
                     .fetch_watermarks(&topic, p, Duration::from_secs(5))
@@ -312,4 +314,18 @@ impl Drop for Setup {
 
 pub fn payload(message: &OwnedMessage) -> Vec<u8> {
     message.payload().unwrap_or_default().to_vec()
+}
+
+/// The partitions `topic` has (none while it does not exist), as its metadata says: tests
+/// follow the services' `TOPIC_PARTITIONS` rather than assume a count.
+fn partitions_of(client: &BaseConsumer, topic: &str) -> Vec<i32> {
+    let metadata = client
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("topic metadata");
+    metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect()
 }

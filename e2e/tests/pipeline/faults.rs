@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use clap::Parser;
 use slipstream_devkit::eventually;
 
 use crate::helpers::{Options, Pipeline};
@@ -107,9 +108,11 @@ async fn a_consumer_replica_sigkilled_mid_stream_hands_its_partitions_to_the_oth
 
     load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
     ledger.merge(load.finish().await);
+    let defaults = consumer::Config::try_parse_from(["consumer", "--topic=coupons"])
+        .expect("the consumer's defaults");
     assert_eq!(
         ledger.partitions("coupons").len(),
-        3,
+        usize::try_from(defaults.kafka.topic_partitions).expect("a count"),
         "the coupons reach every partition, the killed replica's among them"
     );
     assert_all_stored_once(&pipeline, &ledger).await;
