@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use clap::Parser;
 use slipstream_devkit::eventually;
 
 use crate::helpers::{Options, Pipeline};
@@ -16,6 +15,9 @@ const FIRST_COUPON: i64 = 1_000;
 /// Batches accepted between two faults, and after the last one, so that every fault hits
 /// a stream in flow.
 const BATCHES_BETWEEN_FAULTS: usize = 8;
+
+/// Partitions of the replica test's topics, which its load's users all reach.
+const PARTITIONS: usize = 3;
 /// Longer than a consumer's interval between two offset commits (1 s).
 const COMMIT_WINDOW: Duration = Duration::from_millis(1500);
 
@@ -98,7 +100,18 @@ async fn a_broker_stopped_and_restarted_mid_stream_loses_and_duplicates_nothing(
 /// group notices, the survivor reads the dead one's partitions from their last commit.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_consumer_replica_sigkilled_mid_stream_hands_its_partitions_to_the_other() {
-    let mut pipeline = Pipeline::start().await;
+    // A partition count of its own: coupons are keyed by their user, and the few users of
+    // the load must reach every partition for both replicas to hold some.
+    let mut options = Options::default();
+    for service in [
+        "producer",
+        "consumer-users",
+        "consumer-events",
+        "consumer-coupons",
+    ] {
+        options = options.env(service, "TOPIC_PARTITIONS", PARTITIONS.to_string());
+    }
+    let mut pipeline = Pipeline::start_with(options).await;
     let replica = pipeline.add_replica("consumer-coupons").await;
     let mut ledger = references(&pipeline).await;
     let load = Load::start(&pipeline, FIRST_COUPON);
@@ -108,11 +121,9 @@ async fn a_consumer_replica_sigkilled_mid_stream_hands_its_partitions_to_the_oth
 
     load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
     ledger.merge(load.finish().await);
-    let defaults = consumer::Config::try_parse_from(["consumer", "--topic=coupons"])
-        .expect("the consumer's defaults");
     assert_eq!(
         ledger.partitions("coupons").len(),
-        usize::try_from(defaults.kafka.topic_partitions).expect("a count"),
+        PARTITIONS,
         "the coupons reach every partition, the killed replica's among them"
     );
     assert_all_stored_once(&pipeline, &ledger).await;
