@@ -159,16 +159,15 @@ async fn post_coupons(url: String, events: Vec<i64>, acknowledged: Arc<Notify>) 
     stored
 }
 
+/// The JSON a GET of `url` answers.
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    let response = http.get(url).send().await.expect("api reachable");
+    response.json().await.expect("JSON")
+}
+
 /// Each event's popularity as a user without coupons is told it (every event is listed).
 async fn popularity(http: &reqwest::Client, url: &str, observer: i64) -> BTreeMap<i64, u64> {
-    let answer: Value = http
-        .get(format!("{url}/recommendation/{observer}?limit=50"))
-        .send()
-        .await
-        .expect("api reachable")
-        .json()
-        .await
-        .expect("JSON");
+    let answer = get_json(http, format!("{url}/recommendation/{observer}?limit=50")).await;
     let events = answer["events"].as_array().expect("events");
     events
         .iter()
@@ -185,14 +184,8 @@ async fn popularity(http: &reqwest::Client, url: &str, observer: i64) -> BTreeMa
 async fn recount(http: &reqwest::Client, url: &str, events: &[i64]) -> BTreeMap<i64, u64> {
     let mut counts: BTreeMap<i64, u64> = events.iter().map(|&e| (e, 0)).collect();
     for user in 1..=BETTORS {
-        let coupons: Vec<Value> = http
-            .get(format!("{url}/coupons/user/{user}?limit=1000"))
-            .send()
-            .await
-            .expect("api reachable")
-            .json()
-            .await
-            .expect("JSON");
+        let page = get_json(http, format!("{url}/coupons/user/{user}?limit=1000")).await;
+        let coupons = page.as_array().expect("a page of coupons");
         assert!(coupons.len() < 1000, "one page holds them all");
         for selection in coupons
             .iter()
