@@ -55,6 +55,13 @@ pub struct Config {
     #[arg(long, env, default_value_t = 60)]
     pub recommendation_refresh_secs: u64,
 
+    /// New coupons counted in memory before the writer writes the counts they change (each
+    /// user's tally, each event's popularity) to the database. More means fewer pages written
+    /// per coupon; fewer means less to recount at startup after a crash (a clean stop writes
+    /// them all).
+    #[arg(long, env, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count_flush_coupons: u32,
+
     /// Log lines as `json` or `pretty`; JSON unless stdout is a terminal.
     #[arg(long, env, value_enum)]
     pub log_format: Option<LogFormat>,

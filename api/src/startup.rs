@@ -15,6 +15,7 @@ use slipstream_runtime::shutdown;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::error::cause_chain;
 use crate::metrics::{self, Trigger};
 use crate::recommendations::{self, Recommender};
 use crate::store::Store;
@@ -106,7 +107,11 @@ impl Application {
             .await
             .with_context(|| format!("Failed to bind {address}"))?;
         let recommender = Arc::new(Recommender::default());
-        let writer = Writer::spawn(store.clone(), recommender.clone());
+        let writer = Writer::spawn(
+            store.clone(),
+            recommender.clone(),
+            config.count_flush_coupons as usize,
+        );
         let state = AppState::new(store.clone(), writer.clone(), recommender.clone());
         Ok(Self {
             listener,
@@ -160,6 +165,10 @@ impl Application {
             .await
             .context("Failed to serve");
         background.abort();
+        // A restart then has nothing to recount.
+        if let Err(error) = self.writer.write_counts().await {
+            tracing::error!(error = %cause_chain(&error), "Failed to write the counts.");
+        }
         self.store.close().await;
         tracing::info!("Stopped.");
         served

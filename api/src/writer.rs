@@ -11,6 +11,11 @@
 //! A rebuild reads a snapshot in a task of its own while the writer goes on committing; the
 //! writer keeps what it committed since the snapshot and applies it to the new index before
 //! putting it in place.
+//!
+//! The counts a rebuild starts from (each user's tally, each event's popularity) are kept in
+//! the index as coupons are committed, and written to the database once every
+//! `flush_every` coupons, at the start of a group, with the users and events they changed:
+//! each coupon's own transaction only lists it as not counted yet.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,7 +32,7 @@ use tracing::Instrument;
 
 use crate::error::{cause_chain, Error, Result};
 use crate::metrics::{self, Trigger};
-use crate::recommendations::{self, Change, Counts, Index, Recommender};
+use crate::recommendations::{self, Change, Counts, Index, Recommender, Uncounted};
 use crate::store::{self, Saved, Store, Table};
 
 /// Requests waiting for the writer beyond this make their senders wait: the queue bounds
@@ -94,11 +99,14 @@ enum Request {
         reply: oneshot::Sender<Result<Rebuilt>>,
     },
     Refresh,
+    WriteCounts {
+        reply: oneshot::Sender<Result<()>>,
+    },
 }
 
 impl Writer {
-    /// Starts the writer task.
-    pub fn spawn(store: Store, recommender: Arc<Recommender>) -> Self {
+    /// Starts the writer task, which writes the counts once `flush_every` new coupons wait.
+    pub fn spawn(store: Store, recommender: Arc<Recommender>, flush_every: usize) -> Self {
         let (requests, queue) = mpsc::channel(QUEUE);
         let task = Task {
             store,
@@ -108,6 +116,8 @@ impl Writer {
             build: None,
             next_build: Vec::new(),
             last_commit: None,
+            uncounted: Uncounted::default(),
+            flush_every,
         };
         tokio::spawn(task.run());
         Self { requests }
@@ -132,6 +142,14 @@ impl Writer {
     pub async fn rebuild(&self, trigger: Trigger) -> Result<Rebuilt> {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Rebuild { trigger, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Writes the counts of every coupon stored so far, so that a restart has none to
+    /// recount; nothing to do before the first build.
+    pub async fn write_counts(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::WriteCounts { reply }).await?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -237,7 +255,7 @@ struct Build {
     started: Instant,
     since: Vec<Change>,
     waiting: Vec<oneshot::Sender<Result<Rebuilt>>>,
-    index: oneshot::Receiver<Result<Index>>,
+    index: oneshot::Receiver<Result<(Index, Uncounted)>>,
 }
 
 struct Task {
@@ -251,6 +269,9 @@ struct Task {
     next_build: Vec<(Trigger, oneshot::Sender<Result<Rebuilt>>)>,
     /// When the last group was answered.
     last_commit: Option<Instant>,
+    /// What the index counts that the stored counts do not.
+    uncounted: Uncounted,
+    flush_every: usize,
 }
 
 impl Task {
@@ -277,6 +298,9 @@ impl Task {
                 }
                 Request::Rebuild { trigger, reply } => self.start_build(trigger, vec![reply]).await,
                 Request::Refresh => self.refresh(),
+                Request::WriteCounts { reply } => {
+                    let _ = reply.send(self.write_counts_alone().await);
+                }
             }
         }
         tracing::debug!("The writer stopped: nothing can send it requests any more.");
@@ -333,6 +357,19 @@ impl Task {
                 return;
             }
         };
+        let counted = if self.uncounted.coupons >= self.flush_every {
+            match write_counts(&self.recommender, &self.uncounted, &mut tx).await {
+                Ok(counted) => counted,
+                Err(error) => {
+                    for job in group {
+                        job.fail(error.again());
+                    }
+                    return;
+                }
+            }
+        } else {
+            false
+        };
         let mut changes = Vec::new();
         let mut answers = Vec::with_capacity(group.len());
         for job in group {
@@ -341,6 +378,9 @@ impl Task {
         match tx.commit().await {
             Ok(()) => {
                 metrics::group_committed(answers.len());
+                if counted {
+                    self.uncounted = Uncounted::default();
+                }
                 self.apply(changes);
                 for answer in answers {
                     answer.send(Ok(()));
@@ -360,9 +400,25 @@ impl Task {
             return;
         }
         self.recommender.apply(&changes);
+        for change in &changes {
+            self.uncounted.note(change);
+        }
         if let Some(build) = &mut self.build {
             build.since.extend(changes);
         }
+    }
+
+    /// [`write_counts`] in a transaction of its own.
+    async fn write_counts_alone(&mut self) -> Result<()> {
+        if self.uncounted.coupons == 0 {
+            return Ok(());
+        }
+        let mut tx = self.store.begin_write().await?;
+        if write_counts(&self.recommender, &self.uncounted, &mut tx).await? {
+            tx.commit().await?;
+            self.uncounted = Uncounted::default();
+        }
+        Ok(())
     }
 
     fn refresh(&mut self) {
@@ -412,11 +468,14 @@ impl Task {
         });
     }
 
-    async fn finish_build(&mut self, built: Result<Index>) {
+    async fn finish_build(&mut self, built: Result<(Index, Uncounted)>) {
         let Some(build) = self.build.take() else {
             return;
         };
-        let answer = built.map(|index| {
+        let answer = built.map(|(index, recounted)| {
+            // The coupons it recounted may predate this process: they are counted in memory
+            // only, like the ones this writer stored.
+            self.uncounted.absorb(recounted);
             let counts = index.counts();
             self.recommender.replace(index, &build.since);
             let took = build.started.elapsed();
@@ -447,8 +506,31 @@ impl Task {
     }
 }
 
+/// Writes what the index counts for the users and events whose counts changed, in the
+/// group's transaction, before its requests run: their coupons are not in the index yet, and
+/// stay listed as uncounted. `false` when there is no index to count from yet.
+async fn write_counts(
+    recommender: &Recommender,
+    uncounted: &Uncounted,
+    tx: &mut SqliteConnection,
+) -> Result<bool> {
+    let started = Instant::now();
+    let Some(counted) = recommender.counts_of(uncounted) else {
+        return Ok(false);
+    };
+    store::write_counts(tx, &counted.tallies, &counted.popularity).await?;
+    tracing::debug!(
+        coupons = uncounted.coupons,
+        users = counted.tallies.len(),
+        events = counted.popularity.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "Wrote the counts."
+    );
+    Ok(true)
+}
+
 /// The running build's index once it is read; never, when none runs.
-async fn built(build: &mut Option<Build>) -> Result<Index> {
+async fn built(build: &mut Option<Build>) -> Result<(Index, Uncounted)> {
     match build {
         Some(build) => (&mut build.index)
             .await

@@ -239,6 +239,26 @@ impl Index {
         ended.len()
     }
 
+    /// The user's tally as the index counts it; `None` for a user without coupons.
+    pub fn tally(&self, user_id: Id) -> Option<Tally> {
+        let user = self.users.get(&user_id).filter(|u| !u.bets.is_empty())?;
+        let mut sports: Vec<SportTally> = user
+            .sports
+            .iter()
+            .map(|s| SportTally(self.sport_keys[s.sport].clone(), s.selections, s.latest))
+            .collect();
+        sports.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Some(Tally {
+            events: user.bets.clone(),
+            sports,
+        })
+    }
+
+    /// The event's popularity as the index counts it; `None` for an event it does not know.
+    pub fn popularity(&self, event_id: Id) -> Option<u32> {
+        self.events.get(&event_id).map(|e| e.popularity)
+    }
+
     pub fn counts(&self) -> Counts {
         Counts {
             users: self.users.len(),

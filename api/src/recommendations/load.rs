@@ -8,16 +8,17 @@ use chrono::Utc;
 use sqlx::SqliteConnection;
 
 use super::index::{Index, Micros};
-use super::Recommender;
+use super::{Recommender, Uncounted};
 use crate::error::Result;
 use crate::metrics;
 use crate::store::Store;
 use crate::writer::Writer;
 
 /// The index as the stored data makes it at `now`, read from `conn` (a snapshot, so that the
-/// writer knows which writes it lacks).
+/// writer knows which writes it lacks), and the coupons it counted that the stored counts do
+/// not count yet.
 #[tracing::instrument(skip_all)]
-pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<Index> {
+pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<(Index, Uncounted)> {
     let mut index = Index::default();
     for (n, (event, popularity)) in Store::all_events(conn).await?.iter().enumerate() {
         index.load_event(event, *popularity);
@@ -28,8 +29,14 @@ pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<Index> {
     }
     Store::each_user(conn, |id| index.add_user(id)).await?;
     Store::each_tally(conn, |id, tally| index.load_user(id, tally)).await?;
+    let mut uncounted = Uncounted::default();
+    Store::each_uncounted(conn, |user, selections| {
+        uncounted.coupon(user, selections.iter().map(|&(event, _)| event));
+        index.add_selections(user, selections);
+    })
+    .await?;
     index.list_pending(now);
-    Ok(index)
+    Ok((index, uncounted))
 }
 
 /// Keeps the staleness gauge current, once a second, until the process ends.

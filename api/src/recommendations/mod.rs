@@ -20,7 +20,7 @@ use crate::metrics::{self, Trigger};
 pub use index::{Counts, Index, Micros, Pick, Reason, Recommendation, Strategy};
 pub use load::{load, report_staleness, run_periodic_pass};
 pub use routes::router;
-pub use tally::{SportTally, Tally};
+pub use tally::{SportTally, Tally, Uncounted};
 
 /// What a committed write or a periodic pass changes in the recommendations.
 #[derive(Debug, Clone)]
@@ -51,6 +51,13 @@ impl Change {
             selections: coupon.event_ids().map(|event| (event, placed_at)).collect(),
         }
     }
+}
+
+/// Users' tallies and events' popularity as the index counts them.
+#[derive(Debug)]
+pub struct Counted {
+    pub tallies: Vec<(Id, Tally)>,
+    pub popularity: Vec<(Id, u32)>,
 }
 
 /// The index behind a lock, absent until the first build from the database finished.
@@ -99,6 +106,21 @@ impl Recommender {
         if let Some(trigger) = trigger {
             metrics::regenerated(trigger, started.elapsed());
         }
+    }
+
+    /// The index's counts of these users and events, to be written; `None` before the first
+    /// build, when the index counts nothing yet.
+    pub(crate) fn counts_of(&self, uncounted: &Uncounted) -> Option<Counted> {
+        let guard = self.read();
+        let index = guard.as_ref()?;
+        Some(Counted {
+            tallies: (uncounted.users.iter())
+                .filter_map(|&user| Some((user, index.tally(user)?)))
+                .collect(),
+            popularity: (uncounted.events.iter())
+                .filter_map(|&event| Some((event, index.popularity(event)?)))
+                .collect(),
+        })
     }
 
     /// The periodic pass: how many events ended and how many held-back ones joined; `None`

@@ -2,10 +2,13 @@
 //! (`user_bets.tally`), so that a rebuild reads one small row per user rather than every
 //! selection.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use slipstream_model::Id;
 
 use super::index::Micros;
+use super::Change;
 
 /// A user's bets: the events, and the selections per sport.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +44,36 @@ impl Tally {
                 .sports
                 .insert(at, SportTally(sport_key.to_owned(), 1, placed_at)),
         }
+    }
+}
+
+/// Coupons counted in the index but not in the stored counts yet, as the users and events
+/// whose stored counts they change: what the writer writes when it writes the counts.
+#[derive(Debug, Default)]
+pub struct Uncounted {
+    pub coupons: usize,
+    pub users: BTreeSet<Id>,
+    pub events: BTreeSet<Id>,
+}
+
+impl Uncounted {
+    /// Notes a change the index applied; only coupons change counts.
+    pub fn note(&mut self, change: &Change) {
+        if let Change::Coupon { user, selections } = change {
+            self.coupon(*user, selections.iter().map(|&(event, _)| event));
+        }
+    }
+
+    pub fn coupon(&mut self, user: Id, events: impl IntoIterator<Item = Id>) {
+        self.coupons += 1;
+        self.users.insert(user);
+        self.events.extend(events);
+    }
+
+    pub fn absorb(&mut self, other: Self) {
+        self.coupons += other.coupons;
+        self.users.extend(other.users);
+        self.events.extend(other.events);
     }
 }
 

@@ -448,6 +448,41 @@ fn rebuilt_during_writes(changes: &[Change], split: usize) -> super::Recommender
     recommender
 }
 
+/// A rebuild after the writer wrote its counts once, after `counted` of the writes: the
+/// stored counts are the index's at that point (for the users and events those writes
+/// touched), and the coupons after it are listed as uncounted and recounted on top.
+fn recounted(changes: &[Change], counted: usize) -> Index {
+    let written = super::Recommender::default();
+    written.replace(Index::default(), &changes[..counted]);
+    let mut uncounted = super::Uncounted::default();
+    changes[..counted].iter().for_each(|c| uncounted.note(c));
+    let stored = written.counts_of(&uncounted).expect("built");
+    let mut index = Index::default();
+    for change in changes {
+        match change {
+            Change::Event { event, .. } => {
+                let popularity = stored
+                    .popularity
+                    .iter()
+                    .find(|(id, _)| Some(*id) == event.id);
+                index.load_event(event, popularity.map_or(0, |&(_, p)| p));
+            }
+            Change::User(user) => {
+                let tally = stored.tallies.iter().find(|(id, _)| id == user);
+                index.load_user(*user, tally.map(|(_, t)| t.clone()).unwrap_or_default());
+            }
+            _ => {}
+        }
+    }
+    for change in &changes[counted..] {
+        if let Change::Coupon { user, selections } = change {
+            index.add_selections(*user, selections.iter().copied());
+        }
+    }
+    index.list_pending(NOW);
+    index
+}
+
 fn answer_of(recommender: &super::Recommender, user: Id, limit: usize) -> Answer {
     let now = DateTime::from_timestamp_micros(NOW).expect("valid");
     let r = recommender.recommend(user, limit, now).expect("built");
@@ -464,12 +499,14 @@ proptest! {
         let incremental = incremental(&data);
         let rebuilt = loaded(&changes);
         let during = rebuilt_during_writes(&changes, split);
+        let recounted = recounted(&changes, split);
         for &user in &data.users {
             for limit in [1, 3, 50] {
                 let expected = reference(&data, user, limit);
                 prop_assert_eq!(&answer(&incremental, user, limit), &expected, "user {} limit {}", user, limit);
                 prop_assert_eq!(&answer(&rebuilt, user, limit), &expected, "rebuilt: user {} limit {}", user, limit);
                 prop_assert_eq!(&answer_of(&during, user, limit), &expected, "rebuilt after {} writes: user {} limit {}", split, user, limit);
+                prop_assert_eq!(&answer(&recounted, user, limit), &expected, "counted after {} writes: user {} limit {}", split, user, limit);
             }
         }
     }

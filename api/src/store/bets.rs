@@ -1,6 +1,10 @@
-//! What the recommendations are rebuilt from, counted as coupons are stored: each event's
-//! popularity (`event_popularity`) and each user's tally (`user_bets`). Kept in the coupon's own transaction, so
-//! it is exactly as durable as the coupons it counts.
+//! What the recommendations are rebuilt from: each event's popularity (`event_popularity`),
+//! each user's tally (`user_bets`), and the coupons those do not count yet (`uncounted`).
+//!
+//! The writer lists each new coupon in `uncounted`, in the coupon's own transaction, and
+//! writes the counts it keeps in memory every so often ([`write_counts`]); a bulk import
+//! counts in the database as it inserts ([`count`]). Either way the stored counts plus the
+//! listed coupons are exactly the stored coupons.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,8 +17,8 @@ use super::{json_rows, micros};
 use crate::error::Result;
 use crate::recommendations::Tally;
 
-/// Counts new coupons: their events get more popular, their users' tallies grow. Five
-/// statements whatever the number of coupons.
+/// Counts new coupons in the database: their events get more popular, their users' tallies
+/// grow. Five statements whatever the number of coupons: how a bulk import counts.
 pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> Result<()> {
     if coupons.is_empty() {
         return Ok(());
@@ -64,6 +68,74 @@ pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> R
     .bind(json_rows(&rows)?)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Lists new coupons as not counted yet, for the writer, which counts them in memory.
+pub(super) async fn defer(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> Result<()> {
+    if coupons.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Id> = coupons.iter().filter_map(|c| c.id).collect();
+    sqlx::query("INSERT INTO uncounted (coupon_id) SELECT value FROM json_each(?)")
+        .bind(json_rows(&ids)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the counts the writer kept in memory (each a user's whole tally, an event's whole
+/// popularity), which then count every listed coupon: the list is emptied.
+pub(super) async fn write_counts(
+    conn: &mut SqliteConnection,
+    tallies: &[(Id, Tally)],
+    popularity: &[(Id, u32)],
+) -> Result<()> {
+    let rows: Vec<(Id, String)> = tallies
+        .iter()
+        .map(|(user, tally)| Ok((*user, serde_json::to_string(tally)?)))
+        .collect::<Result<_, serde_json::Error>>()
+        .map_err(anyhow::Error::from)?;
+    sqlx::query(
+        "INSERT INTO user_bets (user_id, tally)
+         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
+         ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
+    )
+    .bind(json_rows(&rows)?)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO event_popularity (event_id, selections)
+         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
+         ON CONFLICT (event_id) DO UPDATE SET selections = excluded.selections",
+    )
+    .bind(json_rows(popularity)?)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM uncounted").execute(conn).await?;
+    Ok(())
+}
+
+/// Every coupon not counted yet, as its user and its selections (each an event and the
+/// coupon's time), handed to `each`. Read as one row per coupon, its events joined by commas.
+pub(crate) async fn for_each_uncounted(
+    conn: &mut SqliteConnection,
+    mut each: impl FnMut(Id, Vec<(Id, i64)>),
+) -> Result<()> {
+    let mut rows = sqlx::query_as::<_, (Id, i64, String)>(
+        "SELECT c.user_id, c.timestamp,
+                (SELECT group_concat(s.event_id) FROM selections s WHERE s.coupon_id = c.id)
+         FROM uncounted u JOIN coupons c ON c.id = u.coupon_id",
+    )
+    .fetch(conn);
+    while let Some((user, placed_at, events)) = rows.try_next().await? {
+        let selections = events
+            .split(',')
+            .map(|event| Ok((event.parse()?, placed_at)))
+            .collect::<Result<_, std::num::ParseIntError>>()
+            .map_err(|e| anyhow!("selections of an uncounted coupon of user {user}: {e}"))?;
+        each(user, selections);
+    }
     Ok(())
 }
 

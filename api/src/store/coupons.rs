@@ -84,6 +84,10 @@ impl Table for Coupon {
         bets::count(conn, new).await
     }
 
+    async fn defer_count(new: &[&Self], conn: &mut SqliteConnection) -> Result<()> {
+        bets::defer(conn, new).await
+    }
+
     fn same_content(&self, stored: &Self) -> bool {
         let mut request = self.clone();
         request.timestamp = request.timestamp.or(stored.timestamp);

@@ -81,8 +81,18 @@ pub trait Table: Record + Clone + PartialEq {
     }
 
     /// Brings what is counted from this kind's records (the recommendations' tallies) up to
-    /// date with new ones, in their transaction.
+    /// date with new ones, in their transaction: how a bulk import counts.
     fn count(
+        new: &[&Self],
+        conn: &mut SqliteConnection,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (new, conn);
+        async { Ok(()) }
+    }
+
+    /// Lists new records as not counted yet, in their transaction: how the writer counts,
+    /// in memory, writing the counts every so often ([`write_counts`]).
+    fn defer_count(
         new: &[&Self],
         conn: &mut SqliteConnection,
     ) -> impl Future<Output = Result<()>> + Send {
@@ -206,6 +216,14 @@ impl Store {
         users::each_id(conn, each).await
     }
 
+    /// Every coupon the stored tallies do not count yet, as its user and selections.
+    pub async fn each_uncounted(
+        conn: &mut SqliteConnection,
+        each: impl FnMut(Id, Vec<(Id, i64)>),
+    ) -> Result<()> {
+        bets::for_each_uncounted(conn, each).await
+    }
+
     /// Every user's tally, handed to `each`; a user without coupons has none.
     pub async fn each_tally(
         conn: &mut SqliteConnection,
@@ -244,7 +262,7 @@ pub async fn save<R: Table>(
             Saved::Replayed(_) => None,
         })
         .collect();
-    R::count(&new, &mut unit).await?;
+    R::defer_count(&new, &mut unit).await?;
     unit.commit().await?;
     for one in &saved {
         let (record, is_new) = match one {
@@ -255,6 +273,16 @@ pub async fn save<R: Table>(
         tracing::debug!(id = record.id(), created = is_new, "Saved a record.");
     }
     Ok(saved)
+}
+
+/// Writes the counts the writer keeps in memory, for the users and events whose counts
+/// changed, inside the writer's open transaction: then no stored coupon is left uncounted.
+pub async fn write_counts(
+    tx: &mut SqliteConnection,
+    tallies: &[(Id, Tally)],
+    popularity: &[(Id, u32)],
+) -> Result<()> {
+    bets::write_counts(tx, tallies, popularity).await
 }
 
 /// Saves records one by one: a new record is inserted, a stored one compared, and the first

@@ -106,6 +106,7 @@ fn test_config(database: PathBuf, keys: &DevKeys) -> Config {
         body_limit_bytes: 1024 * 1024,
         request_timeout_secs: 30,
         recommendation_refresh_secs: 0,
+        count_flush_coupons: 20_000,
         log_format: None,
         edge: EdgeArgs {
             auth: AuthArgs::keys(&keys.file),
