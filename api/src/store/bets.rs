@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::anyhow;
 use futures::TryStreamExt;
 use slipstream_model::{Coupon, Id};
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, SqliteConnection};
 
 use super::{json_rows, micros};
 use crate::error::Result;
@@ -84,6 +84,10 @@ pub(super) async fn defer(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> R
     Ok(())
 }
 
+/// Rows per statement when the counts are written: bound values, not one JSON array, which
+/// SQLite parsed again for every row's `->>` (SQLite allows 32,766 parameters).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
 /// Writes the counts the writer kept in memory (each a user's whole tally, an event's whole
 /// popularity), which then count every listed coupon: the list is emptied.
 pub(super) async fn write_counts(
@@ -96,22 +100,22 @@ pub(super) async fn write_counts(
         .map(|(user, tally)| Ok((*user, serde_json::to_string(tally)?)))
         .collect::<Result<_, serde_json::Error>>()
         .map_err(anyhow::Error::from)?;
-    sqlx::query(
-        "INSERT INTO user_bets (user_id, tally)
-         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
-         ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
-    )
-    .bind(json_rows(&rows)?)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO event_popularity (event_id, selections)
-         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
-         ON CONFLICT (event_id) DO UPDATE SET selections = excluded.selections",
-    )
-    .bind(json_rows(popularity)?)
-    .execute(&mut *conn)
-    .await?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::new("INSERT INTO user_bets (user_id, tally) ");
+        query.push_values(chunk, |mut row, (user, tally)| {
+            row.push_bind(*user).push_bind(tally);
+        });
+        query.push(" ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally");
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    for chunk in popularity.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::new("INSERT INTO event_popularity (event_id, selections) ");
+        query.push_values(chunk, |mut row, (event, selections)| {
+            row.push_bind(*event).push_bind(*selections);
+        });
+        query.push(" ON CONFLICT (event_id) DO UPDATE SET selections = excluded.selections");
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
     sqlx::query("DELETE FROM uncounted").execute(conn).await?;
     Ok(())
 }
