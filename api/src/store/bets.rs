@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use slipstream_model::{Coupon, Id};
 use sqlx::{QueryBuilder, SqliteConnection};
 
-use super::{json_rows, micros};
+use super::{json_rows, micros, ROWS_PER_STATEMENT};
 use crate::error::Result;
 use crate::recommendations::Tally;
 
@@ -76,17 +76,15 @@ pub(super) async fn defer(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> R
     if coupons.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Id> = coupons.iter().filter_map(|c| c.id).collect();
-    sqlx::query("INSERT INTO uncounted (coupon_id) SELECT value FROM json_each(?)")
-        .bind(json_rows(&ids)?)
-        .execute(conn)
-        .await?;
+    for chunk in coupons.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::new("INSERT INTO uncounted (coupon_id) ");
+        query.push_values(chunk, |mut row, coupon| {
+            row.push_bind(coupon.id);
+        });
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
     Ok(())
 }
-
-/// Rows per statement when the counts are written: bound values, not one JSON array, which
-/// SQLite parsed again for every row's `->>` (SQLite allows 32,766 parameters).
-const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Writes the counts the writer kept in memory (each a user's whole tally, an event's whole
 /// popularity), which then count every listed coupon: the list is emptied.

@@ -1,9 +1,9 @@
 use std::collections::BTreeSet;
 
 use slipstream_model::{Coupon, Id, Odds, Selection, Stake};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::{FromRow, QueryBuilder, SqliteConnection};
 
-use super::{bets, decode, from_micros, json_rows, micros, truncate, Store, Table};
+use super::{bets, decode, from_micros, micros, truncate, Store, Table, ROWS_PER_STATEMENT};
 use crate::error::{Error, Missing, Result};
 
 /// One selection of a coupon, joined with its coupon: a coupon is its consecutive lines.
@@ -48,35 +48,39 @@ impl Table for Coupon {
         }
     }
 
-    /// Two statements for the whole batch, each reading its rows from one JSON array: the
+    /// A few statements for the whole batch, each inserting many rows of bound values: the
     /// per-statement cost, not SQLite's, is what limits a coupon-per-statement insert.
     async fn insert_all(coupons: &[Self], conn: &mut SqliteConnection) -> Result<()> {
-        let rows: Vec<_> = coupons
-            .iter()
-            .map(|c| (c.id, c.user_id, c.stake.cents(), c.timestamp.map(micros)))
-            .collect();
-        sqlx::query(
-            "INSERT INTO coupons (id, user_id, stake, timestamp)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
-        )
-        .bind(json_rows(&rows)?)
-        .execute(&mut *conn)
-        .await?;
+        for chunk in coupons.chunks(ROWS_PER_STATEMENT) {
+            let mut query =
+                QueryBuilder::new("INSERT INTO coupons (id, user_id, stake, timestamp) ");
+            query.push_values(chunk, |mut row, c| {
+                row.push_bind(c.id)
+                    .push_bind(c.user_id)
+                    .push_bind(c.stake.cents())
+                    .push_bind(c.timestamp.map(micros));
+            });
+            query.build().persistent(false).execute(&mut *conn).await?;
+        }
         let selections: Vec<_> = coupons
             .iter()
             .flat_map(|c| {
                 (0_i64..)
                     .zip(&c.selections)
-                    .map(|(position, s)| (c.id, position, s.event_id, s.odds.thousandths()))
+                    .map(move |(position, s)| (c.id, position, s))
             })
             .collect();
-        sqlx::query(
-            "INSERT INTO selections (coupon_id, position, event_id, odds)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
-        )
-        .bind(json_rows(&selections)?)
-        .execute(conn)
-        .await?;
+        for chunk in selections.chunks(ROWS_PER_STATEMENT) {
+            let mut query =
+                QueryBuilder::new("INSERT INTO selections (coupon_id, position, event_id, odds) ");
+            query.push_values(chunk, |mut row, (coupon, position, s)| {
+                row.push_bind(*coupon)
+                    .push_bind(*position)
+                    .push_bind(s.event_id)
+                    .push_bind(s.odds.thousandths());
+            });
+            query.build().persistent(false).execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
