@@ -149,23 +149,12 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
     let posts = batches.iter().chain(&batches).chain([&refused]);
     join_all(posts.map(|batch| app.post("/coupons", batch))).await;
 
-    let mut db = sqlx::SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
-    let (uncounted,): (i64,) = sqlx::query_as("SELECT count(*) FROM uncounted")
-        .fetch_one(&mut db)
-        .await
-        .expect("uncounted");
+    let uncounted = uncounted_coupons(&app).await;
     assert!(
         (1..96).contains(&uncounted),
         "some of the 96 coupons are counted in the database and some not yet: {uncounted}"
     );
-    let image = app.database_url().replace("api.db", "crashed.db");
-    sqlx::query("VACUUM INTO ?")
-        .bind(image.trim_start_matches("sqlite://"))
-        .execute(&mut db)
-        .await
-        .expect("a crash image");
+    let image = crash_image(&app).await;
     let crashed = TestApp::spawn_with(|config| config.database_url = image).await;
     for &user in &users {
         let path = format!("/recommendation/{user}?limit=6");
@@ -178,17 +167,16 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
         }
         assert_eq!(running, recounted, "recommendations of user {user}");
     }
-    drop(db);
 
     let app = app.restart().await;
+    assert_eq!(
+        uncounted_coupons(&app).await,
+        0,
+        "a clean stop writes every count"
+    );
     let mut db = sqlx::SqliteConnection::connect(app.database_url())
         .await
         .expect("connects");
-    let (uncounted,): (i64,) = sqlx::query_as("SELECT count(*) FROM uncounted")
-        .fetch_one(&mut db)
-        .await
-        .expect("uncounted");
-    assert_eq!(uncounted, 0, "a clean stop writes every count");
     let popularity: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT e.id, ifnull(p.selections, 0),
                 (SELECT count(*) FROM selections s WHERE s.event_id = e.id)
@@ -221,4 +209,30 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
         let recounted: Value = serde_json::from_str(&recounted).expect("JSON");
         assert_eq!(counted, recounted, "tally of user {user}");
     }
+}
+
+/// Coupons the app's database lists as not counted into the tallies yet.
+async fn uncounted_coupons(app: &TestApp) -> i64 {
+    let mut db = sqlx::SqliteConnection::connect(app.database_url())
+        .await
+        .expect("connects");
+    sqlx::query_scalar("SELECT count(*) FROM uncounted")
+        .fetch_one(&mut db)
+        .await
+        .expect("uncounted")
+}
+
+/// A copy of the app's database as a crash now would leave it (what is committed), written
+/// beside it; its URL.
+async fn crash_image(app: &TestApp) -> String {
+    let image = app.database_url().replace("api.db", "crashed.db");
+    let mut db = sqlx::SqliteConnection::connect(app.database_url())
+        .await
+        .expect("connects");
+    sqlx::query("VACUUM INTO ?")
+        .bind(image.trim_start_matches("sqlite://"))
+        .execute(&mut db)
+        .await
+        .expect("a crash image");
+    image
 }
