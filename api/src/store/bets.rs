@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::anyhow;
 use futures::TryStreamExt;
 use slipstream_model::{Coupon, Id};
-use sqlx::{QueryBuilder, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use super::{json_rows, micros, ROWS_PER_STATEMENT};
+use super::{insert_values, json_rows, micros};
 use crate::error::Result;
 use crate::recommendations::Tally;
 
@@ -73,17 +73,16 @@ pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> R
 
 /// Lists new coupons as not counted yet, for the writer, which counts them in memory.
 pub(super) async fn defer(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> Result<()> {
-    if coupons.is_empty() {
-        return Ok(());
-    }
-    for chunk in coupons.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::new("INSERT INTO uncounted (coupon_id) ");
-        query.push_values(chunk, |mut row, coupon| {
-            row.push_bind(coupon.id);
-        });
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
+    insert_values(
+        conn,
+        "INSERT INTO uncounted (coupon_id) ",
+        coupons,
+        "",
+        |row, c| {
+            row.push_bind(c.id);
+        },
+    )
+    .await
 }
 
 /// Writes the counts the writer kept in memory (each a user's whole tally, an event's whole
@@ -98,22 +97,26 @@ pub(super) async fn write_counts(
         .map(|(user, tally)| Ok((*user, serde_json::to_string(tally)?)))
         .collect::<Result<_, serde_json::Error>>()
         .map_err(anyhow::Error::from)?;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::new("INSERT INTO user_bets (user_id, tally) ");
-        query.push_values(chunk, |mut row, (user, tally)| {
+    insert_values(
+        &mut *conn,
+        "INSERT INTO user_bets (user_id, tally) ",
+        &rows,
+        " ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
+        |row, (user, tally)| {
             row.push_bind(*user).push_bind(tally);
-        });
-        query.push(" ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally");
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    for chunk in popularity.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::new("INSERT INTO event_popularity (event_id, selections) ");
-        query.push_values(chunk, |mut row, (event, selections)| {
+        },
+    )
+    .await?;
+    insert_values(
+        &mut *conn,
+        "INSERT INTO event_popularity (event_id, selections) ",
+        popularity,
+        " ON CONFLICT (event_id) DO UPDATE SET selections = excluded.selections",
+        |row, (event, selections)| {
             row.push_bind(*event).push_bind(*selections);
-        });
-        query.push(" ON CONFLICT (event_id) DO UPDATE SET selections = excluded.selections");
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
+        },
+    )
+    .await?;
     sqlx::query("DELETE FROM uncounted").execute(conn).await?;
     Ok(())
 }

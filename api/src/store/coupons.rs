@@ -1,9 +1,9 @@
 use std::collections::BTreeSet;
 
 use slipstream_model::{Coupon, Id, Odds, Selection, Stake};
-use sqlx::{FromRow, QueryBuilder, SqliteConnection};
+use sqlx::{FromRow, SqliteConnection};
 
-use super::{bets, decode, from_micros, micros, truncate, Store, Table, ROWS_PER_STATEMENT};
+use super::{bets, decode, from_micros, insert_values, micros, truncate, Store, Table};
 use crate::error::{Error, Missing, Result};
 
 /// One selection of a coupon, joined with its coupon: a coupon is its consecutive lines.
@@ -51,17 +51,19 @@ impl Table for Coupon {
     /// A few statements for the whole batch, each inserting many rows of bound values: the
     /// per-statement cost, not SQLite's, is what limits a coupon-per-statement insert.
     async fn insert_all(coupons: &[Self], conn: &mut SqliteConnection) -> Result<()> {
-        for chunk in coupons.chunks(ROWS_PER_STATEMENT) {
-            let mut query =
-                QueryBuilder::new("INSERT INTO coupons (id, user_id, stake, timestamp) ");
-            query.push_values(chunk, |mut row, c| {
+        insert_values(
+            &mut *conn,
+            "INSERT INTO coupons (id, user_id, stake, timestamp) ",
+            coupons,
+            "",
+            |row, c| {
                 row.push_bind(c.id)
                     .push_bind(c.user_id)
                     .push_bind(c.stake.cents())
                     .push_bind(c.timestamp.map(micros));
-            });
-            query.build().persistent(false).execute(&mut *conn).await?;
-        }
+            },
+        )
+        .await?;
         let selections: Vec<_> = coupons
             .iter()
             .flat_map(|c| {
@@ -70,18 +72,19 @@ impl Table for Coupon {
                     .map(move |(position, s)| (c.id, position, s))
             })
             .collect();
-        for chunk in selections.chunks(ROWS_PER_STATEMENT) {
-            let mut query =
-                QueryBuilder::new("INSERT INTO selections (coupon_id, position, event_id, odds) ");
-            query.push_values(chunk, |mut row, (coupon, position, s)| {
+        insert_values(
+            conn,
+            "INSERT INTO selections (coupon_id, position, event_id, odds) ",
+            &selections,
+            "",
+            |row, (coupon, position, s)| {
                 row.push_bind(*coupon)
                     .push_bind(*position)
                     .push_bind(s.event_id)
                     .push_bind(s.odds.thousandths());
-            });
-            query.build().persistent(false).execute(&mut *conn).await?;
-        }
-        Ok(())
+            },
+        )
+        .await
     }
 
     async fn count(new: &[&Self], conn: &mut SqliteConnection) -> Result<()> {

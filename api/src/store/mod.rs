@@ -17,8 +17,9 @@ use std::str::FromStr;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SubsecRound, Utc};
 use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -397,6 +398,26 @@ async fn next_id(conn: &mut SqliteConnection, table: &str) -> Result<Option<Id>>
         .fetch_one(conn)
         .await?;
     Ok(Some(max.unwrap_or(0) + 1).filter(|&next| next < GENERATED_ID_FLOOR))
+}
+
+/// Inserts `rows` with bound values, [`ROWS_PER_STATEMENT`] to a statement: `insert` is the
+/// statement up to `VALUES`, `then` what follows the rows (an upsert's `ON CONFLICT`, or
+/// nothing), and `bind` pushes one row's values. Each statement's text depends on its row
+/// count, so none is kept in the statement cache.
+async fn insert_values<'r, T: Sync>(
+    conn: &mut SqliteConnection,
+    insert: &str,
+    rows: &'r [T],
+    then: &str,
+    bind: impl Fn(&mut Separated<'_, 'r, Sqlite, &'static str>, &'r T) + Send + Sync,
+) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::new(insert);
+        query.push_values(chunk, |mut row, item| bind(&mut row, item));
+        query.push(then);
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Rows as one JSON array of arrays, for `json_each`.

@@ -9,7 +9,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use slipstream_devkit::metrics::sample;
 use slipstream_runtime::auth::Scope;
-use sqlx::{Connection, SqliteConnection};
 
 use crate::helpers::{coupon, event, user, with_id, OtherWriter, TestApp};
 
@@ -182,9 +181,7 @@ async fn writes_keep_flowing_while_a_regeneration_runs() {
 
 /// Users with a tally each, written straight into the database: a rebuild then has real work.
 async fn seed_bettors(app: &TestApp, event: i64, users: i64) {
-    let mut db = SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
+    let mut db = app.database().await;
     let tally = format!(r#"{{"events":[{event}],"sports":[["football",1,0]]}}"#);
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)

@@ -69,6 +69,14 @@ impl TestApp {
         &self.config.database_url
     }
 
+    /// A connection of the test's own to the app's database file.
+    pub async fn database(&self) -> sqlx::SqliteConnection {
+        use sqlx::Connection;
+        sqlx::SqliteConnection::connect(self.database_url())
+            .await
+            .expect("connects")
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.address))
@@ -174,10 +182,7 @@ pub struct OtherWriter(sqlx::SqliteConnection);
 
 impl OtherWriter {
     pub async fn lock(app: &TestApp) -> Self {
-        use sqlx::Connection;
-        let mut other = sqlx::SqliteConnection::connect(app.database_url())
-            .await
-            .expect("connects");
+        let mut other = app.database().await;
         sqlx::query("BEGIN IMMEDIATE")
             .execute(&mut other)
             .await

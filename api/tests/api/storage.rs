@@ -4,7 +4,6 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use slipstream_model::GENERATED_ID_FLOOR;
-use sqlx::Connection;
 
 use crate::helpers::{coupon, event, user, with_id, TestApp};
 
@@ -72,12 +71,8 @@ async fn an_acknowledged_record_survives_a_restart() {
 
 #[tokio::test]
 async fn the_database_is_kept_in_wal_mode_so_reads_run_beside_the_writer() {
-    use sqlx::{Connection, SqliteConnection};
-
     let app = TestApp::spawn().await;
-    let mut conn = SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
+    let mut conn = app.database().await;
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -174,9 +169,7 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
         0,
         "a clean stop writes every count"
     );
-    let mut db = sqlx::SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
+    let mut db = app.database().await;
     let popularity: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT e.id, ifnull(p.selections, 0),
                 (SELECT count(*) FROM selections s WHERE s.event_id = e.id)
@@ -213,9 +206,7 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
 
 /// Coupons the app's database lists as not counted into the tallies yet.
 async fn uncounted_coupons(app: &TestApp) -> i64 {
-    let mut db = sqlx::SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
+    let mut db = app.database().await;
     sqlx::query_scalar("SELECT count(*) FROM uncounted")
         .fetch_one(&mut db)
         .await
@@ -226,9 +217,7 @@ async fn uncounted_coupons(app: &TestApp) -> i64 {
 /// beside it; its URL.
 async fn crash_image(app: &TestApp) -> String {
     let image = app.database_url().replace("api.db", "crashed.db");
-    let mut db = sqlx::SqliteConnection::connect(app.database_url())
-        .await
-        .expect("connects");
+    let mut db = app.database().await;
     sqlx::query("VACUUM INTO ?")
         .bind(image.trim_start_matches("sqlite://"))
         .execute(&mut db)
