@@ -6,10 +6,10 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
-use slipstream_model::{parse_batch, Batch, Coupon, Event, Record, User};
+use slipstream_model::{parse_batch_text, Batch, Coupon, Event, Record, User};
 use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::http::{REQUEST_ID, TRACEPARENT};
-use slipstream_runtime::{JsonBody, Problem};
+use slipstream_runtime::{JsonText, Problem};
 
 use crate::error::Result;
 use crate::openapi::{self, Receipts};
@@ -41,7 +41,7 @@ macro_rules! publish_route {
         async fn $name(
             state: State<AppState>,
             headers: HeaderMap,
-            body: JsonBody,
+            body: JsonText,
         ) -> Result<impl IntoResponse> {
             publish::<$record>(state, headers, body).await
         }
@@ -58,10 +58,10 @@ publish_route!(coupons, Coupon, openapi::Coupons, "/coupons");
 async fn publish<R: Record>(
     State(state): State<AppState>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonText(body): JsonText,
 ) -> Result<impl IntoResponse> {
     let now = Utc::now();
-    let batch = parse_batch::<R>(&body, now)?;
+    let batch = parse_batch_text::<R>(&body, now)?;
     let single = matches!(batch, Batch::One(_));
     let outgoing = batch
         .into_vec()

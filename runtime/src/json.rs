@@ -8,32 +8,13 @@ use axum::http::{header, StatusCode};
 use bytes::BytesMut;
 use futures::StreamExt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
 
 use crate::http::DEFAULT_BODY_LIMIT;
 use crate::problem::Problem;
 
-/// A request body that is JSON, under the size limit, with a JSON content type.
-///
-/// It stops at syntax; the record types parse the shape, so that every failing field can be
-/// named at once instead of serde's first.
-#[derive(Debug)]
-pub struct JsonBody(pub Value);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = Problem;
-
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = json_bytes(req).await?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(malformed)
-    }
-}
-
-/// A JSON request body as its text, its syntax checked but nothing built from it: a batch
-/// is then parsed a record at a time, so a request never holds a tree of its whole body
-/// (several times the body's size).
+/// A JSON request body (under the size limit, with a JSON content type) as its text, its
+/// syntax checked but nothing built from it: a batch is then parsed a record at a time, so
+/// a request never holds a tree of its whole body (several times the body's size).
 #[derive(Debug)]
 pub struct JsonText(pub String);
 
@@ -54,9 +35,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonText {
     }
 }
 
-/// Reads any JSON value and keeps nothing of it, refusing exactly what a [`Value`] refuses:
-/// numbers are read (so `1e400` is out of range) and strings decoded (so a lone surrogate is
-/// an error), which serde's `IgnoredAny` would skip.
+/// Reads any JSON value and keeps nothing of it, refusing exactly what a
+/// [`Value`](serde_json::Value) refuses: numbers are read (so `1e400` is out of range) and
+/// strings decoded (so a lone surrogate is an error), which serde's `IgnoredAny` would skip.
 struct Syntax;
 
 impl<'de> Deserialize<'de> for Syntax {
@@ -208,7 +189,7 @@ mod tests {
         for body in bodies {
             assert_eq!(
                 serde_json::from_str::<Syntax>(body).is_ok(),
-                serde_json::from_str::<Value>(body).is_ok(),
+                serde_json::from_str::<serde_json::Value>(body).is_ok(),
                 "{body}"
             );
         }

@@ -14,5 +14,5 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
 
-pub use json::{JsonBody, JsonText};
+pub use json::JsonText;
 pub use problem::Problem;
