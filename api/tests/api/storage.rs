@@ -143,11 +143,17 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
     refused[1]["selections"][0]["event_id"] = json!(424_242);
     let posts = batches.iter().chain(&batches).chain([&refused]);
     join_all(posts.map(|batch| app.post("/coupons", batch))).await;
+    // Which group writes the counts depends on how the posts were grouped, and a group of
+    // replays alone can write them all; three new coupons after that leave some uncounted.
+    let tail: Vec<Value> = (0..3)
+        .map(|n| with_id(coupon(users[n], &events[n..=n]), 600 + n as i64))
+        .collect();
+    app.post("/coupons", &json!(tail)).await;
 
     let uncounted = uncounted_coupons(&app).await;
     assert!(
-        (1..96).contains(&uncounted),
-        "some of the 96 coupons are counted in the database and some not yet: {uncounted}"
+        (3..10).contains(&uncounted),
+        "some of the 99 coupons are counted in the database and some not yet: {uncounted}"
     );
     let image = crash_image(&app).await;
     let crashed = TestApp::spawn_with(|config| config.database_url = image).await;
