@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use slipstream_model::GENERATED_ID_FLOOR;
 
-use crate::helpers::{coupon, event, user, with_id, TestApp};
+use crate::helpers::{coupon, event, problem, user, with_id, TestApp};
 
 #[tokio::test]
 async fn three_hundred_concurrent_posts_all_succeed_and_each_record_is_stored_once() {
@@ -148,7 +148,8 @@ async fn the_counts_a_rebuild_reads_equal_a_recount_of_the_stored_coupons() {
     let tail: Vec<Value> = (0..3)
         .map(|n| with_id(coupon(users[n], &events[n..=n]), 600 + n as i64))
         .collect();
-    app.post("/coupons", &json!(tail)).await;
+    let response = app.post("/coupons", &json!(tail)).await;
+    assert_eq!(response.status(), StatusCode::OK, "the three new coupons");
 
     let uncounted = uncounted_coupons(&app).await;
     assert!(
@@ -254,7 +255,7 @@ async fn a_database_from_before_the_selections_rebuild_keeps_its_coupons() {
     assert_eq!(events, [&json!(20), &json!(10)], "in the coupon's order");
 
     let refused = app.post("/coupons", &coupon(2, &[10, 404])).await;
-    let body = crate::helpers::problem(refused, StatusCode::CONFLICT, "missing-reference").await;
+    let body = problem(refused, StatusCode::CONFLICT, "missing-reference").await;
     assert_eq!(body["missing"], json!({"users": [2], "events": [404]}));
 
     let app = app.restart().await;
