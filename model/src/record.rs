@@ -145,9 +145,12 @@ impl<R> Batch<R> {
     }
 }
 
-/// Parses one record or an array of up to [`MAX_BATCH`], naming failures by index (`[3].stake`):
-/// a batch is valid whole or not at all.
-pub fn parse_batch<R: Record>(value: &Value, now: DateTime<Utc>) -> Result<Batch<R>, Invalid> {
+/// A batch parsed from its whole tree: what [`parse_batch_text`] must answer for the same
+/// body, and how it parses a single record.
+pub(crate) fn parse_batch<R: Record>(
+    value: &Value,
+    now: DateTime<Utc>,
+) -> Result<Batch<R>, Invalid> {
     match value {
         Value::Array(items) => {
             check_batch_size(items.len())?;
@@ -157,9 +160,10 @@ pub fn parse_batch<R: Record>(value: &Value, now: DateTime<Utc>) -> Result<Batch
     }
 }
 
-/// [`parse_batch`] of a body given as JSON text, without a tree of the whole body: an array
-/// is split into each record's text, and one record at a time becomes a [`Value`], so what a
-/// request holds is its body and its records, not several times the body.
+/// Parses a body of one record or an array of up to [`MAX_BATCH`], naming failures by index
+/// (`[3].stake`): a batch is valid whole or not at all. No tree of the whole body is built:
+/// an array is split into each record's text, and one record at a time becomes a [`Value`],
+/// so what a request holds is its body and its records, not several times the body.
 pub fn parse_batch_text<R: Record>(body: &str, now: DateTime<Utc>) -> Result<Batch<R>, Invalid> {
     let not_json = |e: serde_json::Error| Invalid::here(format!("is not JSON: {e}"));
     if !body.trim_start().starts_with('[') {
