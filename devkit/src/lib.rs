@@ -11,6 +11,7 @@ pub mod kafka;
 pub mod keys;
 pub mod metrics;
 pub mod ports;
+pub mod postgres;
 pub mod process;
 pub mod promql;
 pub mod schemathesis;
@@ -23,6 +24,7 @@ pub use http::wait_for_http;
 pub use kafka::{shared_broker, KafkaBroker, KafkaOptions};
 pub use keys::DevKeys;
 pub use ports::free_port;
+pub use postgres::{shared_database, Postgres};
 pub use process::{Logs, Service};
 pub use wait::eventually;
 

@@ -1,0 +1,320 @@
+//! A real PostgreSQL server without Docker: Debian's `postgresql` package, a throwaway
+//! cluster in a temporary directory, listening on 127.0.0.1 on a free port.
+//!
+//! The server is a child [`Service`] like the broker, so it dies with its owner. PostgreSQL
+//! refuses to run as root; run as root (a CI machine), the cluster belongs to the `postgres`
+//! account the package creates. The superuser `slipstream` has a random password, so even
+//! a throwaway server on loopback is not open to every local process.
+
+use std::fs;
+use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use tempfile::TempDir;
+
+use crate::ports::free_port;
+use crate::process::{Logs, Service};
+
+/// The superuser of a cluster started here.
+const USER: &str = "slipstream";
+/// How long a new cluster may take to accept connections.
+const STARTUP: Duration = Duration::from_secs(60);
+/// Debian installs the server's programs here, one directory per major version.
+const DEBIAN_BINS: &str = "/usr/lib/postgresql";
+
+/// A running throwaway PostgreSQL server, stopped and removed when dropped.
+#[derive(Debug)]
+pub struct Postgres {
+    bin: PathBuf,
+    port: u16,
+    password: String,
+    process: Service,
+    /// Removed when dropped, after the server was killed (fields drop in order).
+    _dir: TempDir,
+}
+
+impl Postgres {
+    /// Creates a cluster in a temporary directory and starts it on a free port; returns once
+    /// it accepts connections.
+    pub fn start() -> Result<Self> {
+        let bin = server_bin_dir()?;
+        let owner = cluster_owner()?;
+        let dir = tempfile::Builder::new()
+            .prefix("slipstream-postgres-")
+            .tempdir()
+            .context("Failed to create a temporary directory for PostgreSQL")?;
+        let data = dir.path().join("data");
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let password_file = dir.path().join("password");
+        fs::write(&password_file, &password).context("Failed to write the password file")?;
+        fs::create_dir(&data).context("Failed to create the data directory")?;
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o700))?;
+        if let Some((uid, gid)) = owner {
+            for path in [dir.path(), &data, &password_file] {
+                chown(path, Some(uid), Some(gid))
+                    .with_context(|| format!("Failed to give {} to postgres", path.display()))?;
+            }
+        }
+        initdb(&bin, owner, &data, &password_file)?;
+        fs::remove_file(&password_file).context("Failed to remove the password file")?;
+        let port = free_port();
+        let mut server = command(&bin.join("postgres"), owner);
+        server.arg("-D").arg(&data).args(settings(port));
+        let process = Service::spawn("postgres", server, Logs::Dir(dir.path().join("logs")))?;
+        let mut postgres = Self {
+            bin,
+            port,
+            password,
+            process,
+            _dir: dir,
+        };
+        postgres.wait_until_ready()?;
+        Ok(postgres)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of `database` on this server, as the api's `DATABASE_URL` takes it.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://{USER}:{}@127.0.0.1:{}/{database}",
+            self.password, self.port
+        )
+    }
+
+    /// Creates an empty database and returns its URL: how tests sharing a server keep their
+    /// data apart.
+    pub fn create_database(&self, name: &str) -> Result<String> {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("{name:?} is not a plain database name");
+        }
+        self.psql("postgres", &format!("CREATE DATABASE {name}"))?;
+        Ok(self.url(name))
+    }
+
+    /// Runs one SQL statement as the superuser, in `database`; returns what it printed.
+    pub fn psql(&self, database: &str, sql: &str) -> Result<String> {
+        let output = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
+            .args(["-d", database, "-c", sql])
+            // In the environment, not the arguments, where `ps` would show it.
+            .env("PGPASSWORD", &self.password)
+            .stdin(Stdio::null())
+            .output()
+            .context("Failed to run psql")?;
+        if !output.status.success() {
+            bail!(
+                "psql failed on {sql:?}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// The end of the server's log, for a failing test's message.
+    pub fn log_tail(&self, lines: usize) -> String {
+        self.process.log_tail(lines)
+    }
+
+    /// Kills the server at once; its data is thrown away with it.
+    pub fn kill(&mut self) -> Result<()> {
+        self.process.kill().map(drop)
+    }
+
+    fn wait_until_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if !self.process.is_running() {
+                bail!(
+                    "PostgreSQL exited while starting:\n{}",
+                    self.process.log_tail(20)
+                );
+            }
+            if self.psql("postgres", "SELECT 1").is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "PostgreSQL did not accept connections within {STARTUP:?}:\n{}",
+                    self.process.log_tail(20)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// URL of a database of its own on the server shared by this process: each call creates
+/// one. The server starts on first use and dies with the process.
+///
+/// # Panics
+/// When the server cannot be started or the database created: nothing can be tested then.
+pub fn shared_database() -> String {
+    static SHARED: OnceLock<Result<Mutex<Postgres>, String>> = OnceLock::new();
+    let server = SHARED.get_or_init(|| {
+        Postgres::start()
+            .map(Mutex::new)
+            .map_err(|error| format!("{error:#}"))
+    });
+    let server = match server {
+        Ok(server) => server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        Err(error) => panic!("Failed to start PostgreSQL: {error}"),
+    };
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    match server.create_database(&name) {
+        Ok(url) => url,
+        Err(error) => panic!("{error:#}"),
+    }
+}
+
+/// What the throwaway server runs with: TCP on loopback only, no Unix socket (its default
+/// directory belongs to the system's own cluster), and durable commits as in production.
+fn settings(port: u16) -> Vec<String> {
+    [
+        "listen_addresses=127.0.0.1".to_owned(),
+        format!("port={port}"),
+        "unix_socket_directories=".to_owned(),
+        "max_connections=300".to_owned(),
+        "fsync=on".to_owned(),
+        "synchronous_commit=on".to_owned(),
+    ]
+    .into_iter()
+    .flat_map(|setting| ["-c".to_owned(), setting])
+    .collect()
+}
+
+fn initdb(bin: &Path, owner: Option<(u32, u32)>, data: &Path, password: &Path) -> Result<()> {
+    let output = command(&bin.join("initdb"), owner)
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-U",
+            USER,
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ])
+        .arg(format!("--pwfile={}", password.display()))
+        .stdin(Stdio::null())
+        .output()
+        .context("Failed to run initdb")?;
+    if !output.status.success() {
+        bail!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// A command that runs as the cluster's owner.
+fn command(program: &Path, owner: Option<(u32, u32)>) -> Command {
+    let mut command = Command::new(program);
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    command
+}
+
+/// The account the cluster runs as: `None` for the current one, the `postgres` account
+/// when the current one is root.
+fn cluster_owner() -> Result<Option<(u32, u32)>> {
+    // `/proc/self` belongs to the process's effective user.
+    let me = fs::metadata("/proc/self").context("Failed to read /proc/self")?;
+    if me.uid() != 0 {
+        return Ok(None);
+    }
+    let passwd = fs::read_to_string("/etc/passwd").context("Failed to read /etc/passwd")?;
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.first() == Some(&"postgres") && fields.len() > 3)
+                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
+                .flatten()
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            anyhow!("PostgreSQL does not run as root, and there is no postgres account to run it as: install Debian's postgresql package")
+        })
+}
+
+/// Where `initdb` and `postgres` are: `PG_BIN` when set, else the directory of `initdb` on
+/// the `PATH`, else the newest version under Debian's directory.
+fn server_bin_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return Ok(dir.into());
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join("initdb"))
+        .find(|initdb| initdb.is_file())
+        .and_then(|initdb| fs::canonicalize(initdb).ok())
+        .and_then(|initdb| initdb.parent().map(Path::to_path_buf));
+    if let Some(dir) = on_path {
+        return Ok(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(DEBIAN_BINS)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        anyhow!("PostgreSQL's initdb was found neither on the PATH nor under {DEBIAN_BINS}: install Debian's postgresql package, or set PG_BIN")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_server_takes_statements_and_refuses_a_wrong_password() {
+        let server = Postgres::start().expect("PostgreSQL starts");
+        let url = server.create_database("things").expect("a database");
+        assert!(url.ends_with(&format!("127.0.0.1:{}/things", server.port())));
+        let answer = server
+            .psql("things", "SELECT current_setting('synchronous_commit')")
+            .expect("a query runs");
+        assert_eq!(answer, "on");
+        let wrong = Command::new(server.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+            .args(["-U", USER, "-d", "things", "-c", "SELECT 1"])
+            .env("PGPASSWORD", "not-the-password")
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs");
+        assert!(!wrong.status.success(), "a wrong password was accepted");
+    }
+
+    #[test]
+    fn a_dropped_server_leaves_nothing_running() {
+        let server = Postgres::start().expect("PostgreSQL starts");
+        let pid = server.pid();
+        drop(server);
+        assert!(!crate::process::is_alive(pid), "postgres {pid} still runs");
+    }
+}
