@@ -31,7 +31,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>> 
         .store
         .ping()
         .await
-        .map_err(|e| Error::Unavailable(e.into()))?;
+        // Any failure of the database's is a reason not to send traffic here yet.
+        .map_err(|e| match e {
+            Error::Database(e) => Error::Unavailable(e),
+            other => other,
+        })?;
     if !state.recommender.is_ready() {
         return Err(Error::Warming);
     }

@@ -25,7 +25,6 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use slipstream_model::{Coupon, Event, User};
-use sqlx::SqliteConnection;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -33,7 +32,7 @@ use tracing::Instrument;
 use crate::error::{cause_chain, Error, Result};
 use crate::metrics::{self, Trigger};
 use crate::recommendations::{self, Change, Counts, Index, Recommender, Uncounted};
-use crate::store::{self, Saved, Store, Table};
+use crate::store::{self, Conn, Saved, Store, Table, Tx};
 
 /// Requests waiting for the writer beyond this make their senders wait: the queue bounds
 /// memory, not throughput.
@@ -174,7 +173,7 @@ trait Job: Send {
     /// Saves the records inside the group's transaction, appending what they change.
     fn run<'a>(
         self: Box<Self>,
-        tx: &'a mut SqliteConnection,
+        tx: &'a mut Tx<'static>,
         changes: &'a mut Vec<Change>,
     ) -> BoxFuture<'a, Box<dyn Answer>>;
 
@@ -208,7 +207,7 @@ impl<R: Write> Job for Batch<R> {
 
     fn run<'a>(
         self: Box<Self>,
-        tx: &'a mut SqliteConnection,
+        tx: &'a mut Tx<'static>,
         changes: &'a mut Vec<Change>,
     ) -> BoxFuture<'a, Box<dyn Answer>> {
         let Self {
@@ -220,7 +219,7 @@ impl<R: Write> Job for Batch<R> {
         } = *self;
         Box::pin(
             async move {
-                let saved = store::save(tx, records, now).await;
+                let saved = store::save(&mut tx.conn(), records, now).await;
                 if let Ok(saved) = &saved {
                     changes.extend(saved.iter().filter_map(|one| match one {
                         Saved::Created(record) => Some(record.change(listed)),
@@ -358,7 +357,7 @@ impl Task {
             }
         };
         let counted = if self.uncounted.coupons >= self.flush_every {
-            match write_counts(&self.recommender, &self.uncounted, &mut tx).await {
+            match write_counts(&self.recommender, &self.uncounted, &mut tx.conn()).await {
                 Ok(counted) => counted,
                 Err(error) => {
                     for job in group {
@@ -387,7 +386,6 @@ impl Task {
                 }
             }
             Err(error) => {
-                let error = Error::from(error);
                 for answer in answers {
                     answer.send(Err(&error));
                 }
@@ -414,7 +412,7 @@ impl Task {
             return Ok(());
         }
         let mut tx = self.store.begin_write().await?;
-        if write_counts(&self.recommender, &self.uncounted, &mut tx).await? {
+        if write_counts(&self.recommender, &self.uncounted, &mut tx.conn()).await? {
             tx.commit().await?;
             self.uncounted = Uncounted::default();
         }
@@ -457,7 +455,7 @@ impl Task {
         let (done, index) = oneshot::channel();
         let now = Utc::now().timestamp_micros();
         tokio::spawn(async move {
-            let _ = done.send(recommendations::load(&mut snapshot, now).await);
+            let _ = done.send(recommendations::load(&mut snapshot.conn(), now).await);
         });
         self.build = Some(Build {
             trigger,
@@ -512,7 +510,7 @@ impl Task {
 async fn write_counts(
     recommender: &Recommender,
     uncounted: &Uncounted,
-    tx: &mut SqliteConnection,
+    tx: &mut Conn<'_>,
 ) -> Result<bool> {
     let started = Instant::now();
     let Some(counted) = recommender.counts_of(uncounted) else {

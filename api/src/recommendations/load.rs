@@ -5,20 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::SqliteConnection;
 
 use super::index::{Index, Micros};
 use super::{Recommender, Uncounted};
 use crate::error::Result;
 use crate::metrics;
-use crate::store::Store;
+use crate::store::{Conn, Store};
 use crate::writer::Writer;
 
 /// The index as the stored data makes it at `now`, read from `conn` (a snapshot, so that the
 /// writer knows which writes it lacks), and the coupons it counted that the stored counts do
 /// not count yet.
 #[tracing::instrument(skip_all)]
-pub async fn load(conn: &mut SqliteConnection, now: Micros) -> Result<(Index, Uncounted)> {
+pub async fn load(conn: &mut Conn<'_>, now: Micros) -> Result<(Index, Uncounted)> {
     let mut index = Index::default();
     for (n, (event, popularity)) in Store::all_events(conn).await?.iter().enumerate() {
         index.load_event(event, *popularity);

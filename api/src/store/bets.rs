@@ -8,18 +8,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::{fetch_by_ids, insert_values, micros, on_backend, Conn};
+use crate::error::Result;
+use crate::recommendations::Tally;
 use anyhow::anyhow;
 use futures::TryStreamExt;
 use slipstream_model::{Coupon, Id};
-use sqlx::SqliteConnection;
-
-use super::{insert_values, json_rows, micros};
-use crate::error::Result;
-use crate::recommendations::Tally;
 
 /// Counts new coupons in the database: their events get more popular, their users' tallies
 /// grow. Five statements whatever the number of coupons: how a bulk import counts.
-pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> Result<()> {
+pub(super) async fn count(conn: &mut Conn<'_>, coupons: &[&Coupon]) -> Result<()> {
     if coupons.is_empty() {
         return Ok(());
     }
@@ -28,22 +26,26 @@ pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> R
         *selections.entry(event).or_default() += 1;
     }
     let events: Vec<Id> = selections.keys().copied().collect();
-    let sport_keys: HashMap<Id, String> = sqlx::query_as(
-        "SELECT id, sport_key FROM events WHERE id IN (SELECT value FROM json_each(?))",
+    let sport_keys: HashMap<Id, String> = fetch_by_ids(
+        conn,
+        "SELECT id, sport_key FROM events WHERE id IN {ids}",
+        &events,
     )
-    .bind(json_rows(&events)?)
-    .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .collect();
-    sqlx::query(
-        "INSERT INTO event_popularity (event_id, selections)
-         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
-         ON CONFLICT (event_id) DO UPDATE SET selections = selections + excluded.selections",
-    )
-    .bind(json_rows(&selections.into_iter().collect::<Vec<_>>())?)
-    .execute(&mut *conn)
-    .await?;
+    let popularity: Vec<(Id, i64)> = selections
+        .into_iter()
+        .map(|(event, n)| (event, i64::from(n)))
+        .collect();
+    insert_values!(
+        conn,
+        "INSERT INTO event_popularity (event_id, selections) ",
+        popularity,
+        " ON CONFLICT (event_id) DO UPDATE
+          SET selections = event_popularity.selections + excluded.selections",
+        |row, (event, n)| row.push_bind(*event).push_bind(*n)
+    );
     let mut tallies = tallies_of(conn, coupons).await?;
     for coupon in coupons {
         let tally = tallies.entry(coupon.user_id).or_default();
@@ -60,35 +62,32 @@ pub(super) async fn count(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> R
         .map(|(user, tally)| Ok((user, serde_json::to_string(&tally)?)))
         .collect::<Result<_, serde_json::Error>>()
         .map_err(anyhow::Error::from)?;
-    sqlx::query(
-        "INSERT INTO user_bets (user_id, tally)
-         SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
-         ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
-    )
-    .bind(json_rows(&rows)?)
-    .execute(conn)
-    .await?;
+    insert_values!(
+        conn,
+        "INSERT INTO user_bets (user_id, tally) ",
+        rows,
+        " ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
+        |row, (user, tally)| row.push_bind(*user).push_bind(tally)
+    );
     Ok(())
 }
 
 /// Lists new coupons as not counted yet, for the writer, which counts them in memory.
-pub(super) async fn defer(conn: &mut SqliteConnection, coupons: &[&Coupon]) -> Result<()> {
-    insert_values(
+pub(super) async fn defer(conn: &mut Conn<'_>, coupons: &[&Coupon]) -> Result<()> {
+    insert_values!(
         conn,
         "INSERT INTO uncounted (coupon_id) ",
         coupons,
         "",
-        |row, c| {
-            row.push_bind(c.id);
-        },
-    )
-    .await
+        |row, coupon| row.push_bind(coupon.id)
+    );
+    Ok(())
 }
 
 /// Writes the counts the writer kept in memory (each a user's whole tally, an event's whole
 /// popularity), which then count every listed coupon: the list is emptied.
 pub(super) async fn write_counts(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     tallies: &[(Id, Tally)],
     popularity: &[(Id, u32)],
 ) -> Result<()> {
@@ -97,66 +96,65 @@ pub(super) async fn write_counts(
         .map(|(user, tally)| Ok((*user, serde_json::to_string(tally)?)))
         .collect::<Result<_, serde_json::Error>>()
         .map_err(anyhow::Error::from)?;
-    insert_values(
-        &mut *conn,
+    insert_values!(
+        conn,
         "INSERT INTO user_bets (user_id, tally) ",
-        &rows,
+        rows,
         " ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
-        |row, (user, tally)| {
-            row.push_bind(*user).push_bind(tally);
-        },
-    )
-    .await?;
-    insert_values(
-        &mut *conn,
+        |row, (user, tally)| row.push_bind(*user).push_bind(tally)
+    );
+    insert_values!(
+        conn,
         "INSERT INTO event_popularity (event_id, selections) ",
         popularity,
         " ON CONFLICT (event_id) DO UPDATE SET selections = excluded.selections",
-        |row, (event, selections)| {
-            row.push_bind(*event).push_bind(*selections);
-        },
-    )
-    .await?;
-    sqlx::query("DELETE FROM uncounted").execute(conn).await?;
+        |row, (event, selections)| row.push_bind(*event).push_bind(i64::from(*selections))
+    );
+    on_backend!(conn, c => {
+        sqlx::query("DELETE FROM uncounted").execute(c).await?;
+    });
     Ok(())
 }
 
 /// Every coupon not counted yet, as its user and its selections (each an event and the
 /// coupon's time), handed to `each`. Read as one row per coupon, its events joined by commas.
 pub(crate) async fn for_each_uncounted(
-    conn: &mut SqliteConnection,
-    mut each: impl FnMut(Id, Vec<(Id, i64)>),
+    conn: &mut Conn<'_>,
+    mut each: impl FnMut(Id, Vec<(Id, i64)>) + Send,
 ) -> Result<()> {
-    let mut rows = sqlx::query_as::<_, (Id, i64, String)>(
+    let events = conn.pick(
+        "group_concat(s.event_id)",
+        "string_agg(s.event_id::text, ',')",
+    );
+    let sql = format!(
         "SELECT c.user_id, c.timestamp,
-                (SELECT group_concat(s.event_id) FROM selections s WHERE s.coupon_id = c.id)
-         FROM uncounted u JOIN coupons c ON c.id = u.coupon_id",
-    )
-    .fetch(conn);
-    while let Some((user, placed_at, events)) = rows.try_next().await? {
-        let selections = events
-            .split(',')
-            .map(|event| Ok((event.parse()?, placed_at)))
-            .collect::<Result<_, std::num::ParseIntError>>()
-            .map_err(|e| anyhow!("selections of an uncounted coupon of user {user}: {e}"))?;
-        each(user, selections);
-    }
+                (SELECT {events} FROM selections s WHERE s.coupon_id = c.id)
+         FROM uncounted u JOIN coupons c ON c.id = u.coupon_id"
+    );
+    on_backend!(conn, c => {
+        let mut rows = sqlx::query_as::<_, (Id, i64, String)>(&sql).fetch(c);
+        while let Some((user, placed_at, events)) = rows.try_next().await? {
+            let selections = events
+                .split(',')
+                .map(|event| Ok((event.parse()?, placed_at)))
+                .collect::<Result<_, std::num::ParseIntError>>()
+                .map_err(|e| anyhow!("selections of an uncounted coupon of user {user}: {e}"))?;
+            each(user, selections);
+        }
+    });
     Ok(())
 }
 
 /// The stored tallies of the coupons' users; a user without one yet has none here.
-async fn tallies_of(
-    conn: &mut SqliteConnection,
-    coupons: &[&Coupon],
-) -> Result<HashMap<Id, Tally>> {
+async fn tallies_of(conn: &mut Conn<'_>, coupons: &[&Coupon]) -> Result<HashMap<Id, Tally>> {
     let mut users: Vec<Id> = coupons.iter().map(|c| c.user_id).collect();
     users.sort_unstable();
     users.dedup();
-    let rows: Vec<(Id, String)> = sqlx::query_as(
-        "SELECT user_id, tally FROM user_bets WHERE user_id IN (SELECT value FROM json_each(?))",
+    let rows: Vec<(Id, String)> = fetch_by_ids(
+        conn,
+        "SELECT user_id, tally FROM user_bets WHERE user_id IN {ids}",
+        &users,
     )
-    .bind(json_rows(&users)?)
-    .fetch_all(conn)
     .await?;
     rows.into_iter()
         .map(|(user, tally)| Ok((user, decode_tally(user, &tally)?)))
@@ -167,27 +165,30 @@ async fn tallies_of(
 /// `<user_id> <tally>` lines, one row per 1,024 consecutive ids: sqlx hands each row over from
 /// a worker thread, which for 100 k small rows cost more than SQLite's reading them.
 pub(crate) async fn for_each(
-    conn: &mut SqliteConnection,
-    mut each: impl FnMut(Id, Tally),
+    conn: &mut Conn<'_>,
+    mut each: impl FnMut(Id, Tally) + Send,
 ) -> Result<()> {
-    let mut chunks = sqlx::query_scalar::<_, String>(
-        "SELECT group_concat(user_id || ' ' || tally, char(10)) FROM user_bets
-         GROUP BY user_id >> 10",
-    )
-    .fetch(conn);
-    while let Some(chunk) = chunks.try_next().await? {
-        // A rebuild runs beside the writer and the readers: a chunk at a time, never
-        // holding a runtime thread for the whole load.
-        tokio::task::yield_now().await;
-        for line in chunk.split('\n') {
-            let parsed = line
-                .split_once(' ')
-                .and_then(|(user, tally)| Some((user.parse().ok()?, tally)));
-            let (user, tally) =
-                parsed.ok_or_else(|| anyhow!("user_bets holds a row that is not a tally"))?;
-            each(user, decode_tally(user, tally)?);
+    let lines = conn.pick(
+        "group_concat(user_id || ' ' || tally, char(10))",
+        "string_agg(user_id || ' ' || tally, chr(10))",
+    );
+    let sql = format!("SELECT {lines} FROM user_bets GROUP BY user_id >> 10");
+    on_backend!(conn, c => {
+        let mut chunks = sqlx::query_scalar::<_, String>(&sql).fetch(c);
+        while let Some(chunk) = chunks.try_next().await? {
+            // A rebuild runs beside the writer and the readers: a chunk at a time, never
+            // holding a runtime thread for the whole load.
+            tokio::task::yield_now().await;
+            for line in chunk.split('\n') {
+                let parsed = line
+                    .split_once(' ')
+                    .and_then(|(user, tally)| Some((user.parse().ok()?, tally)));
+                let (user, tally) =
+                    parsed.ok_or_else(|| anyhow!("user_bets holds a row that is not a tally"))?;
+                each(user, decode_tally(user, tally)?);
+            }
         }
-    }
+    });
     Ok(())
 }
 

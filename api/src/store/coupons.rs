@@ -1,9 +1,11 @@
 use std::collections::BTreeSet;
 
 use slipstream_model::{Coupon, Id, Odds, Selection, Stake};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::FromRow;
 
-use super::{bets, decode, from_micros, insert_values, micros, truncate, Store, Table};
+use super::{
+    bets, decode, from_micros, insert_values, micros, on_backend, truncate, Conn, Store, Table,
+};
 use crate::error::{Error, Missing, Result};
 
 /// One selection of a coupon, joined with its coupon: a coupon is its consecutive lines.
@@ -20,23 +22,33 @@ struct CouponLine {
 impl Table for Coupon {
     const TABLE: &'static str = "coupons";
 
-    async fn find(conn: &mut SqliteConnection, id: Id) -> Result<Option<Self>> {
-        let lines = sqlx::query_as(
-            "SELECT c.id, c.user_id, c.stake, c.timestamp, s.event_id, s.odds
-             FROM coupons c JOIN selections s ON s.coupon_id = c.id
-             WHERE c.id = ?
-             ORDER BY s.position",
-        )
-        .bind(id)
-        .fetch_all(conn)
-        .await?;
+    async fn find(conn: &mut Conn<'_>, id: Id) -> Result<Option<Self>> {
+        let lines = on_backend!(conn, c => {
+            sqlx::query_as(
+                "SELECT c.id, c.user_id, c.stake, c.timestamp, s.event_id, s.odds
+                 FROM coupons c JOIN selections s ON s.coupon_id = c.id
+                 WHERE c.id = $1
+                 ORDER BY s.position",
+            )
+            .bind(id)
+            .fetch_all(c)
+            .await?
+        });
         Ok(assemble(lines)?.pop())
     }
 
     /// Foreign keys enforce the references; when one fails, the transaction is asked which
-    /// ids are missing, so the client learns all of them at once.
-    async fn insert(&self, conn: &mut SqliteConnection) -> Result<()> {
-        match insert_rows(self, conn).await {
+    /// ids are missing, so the client learns all of them at once. The insert runs in a
+    /// savepoint of its own: PostgreSQL takes no statement in a transaction after a failed
+    /// one until it is rolled back to before it.
+    async fn insert(&self, conn: &mut Conn<'_>) -> Result<()> {
+        let mut attempt = conn.begin().await?;
+        let inserted = insert_rows(self, &mut attempt.conn()).await;
+        if inserted.is_ok() {
+            return attempt.commit().await;
+        }
+        drop(attempt);
+        match inserted {
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
                 let missing = missing_references(conn, self).await?;
                 if missing.is_empty() {
@@ -50,20 +62,18 @@ impl Table for Coupon {
 
     /// A few statements for the whole batch, each inserting many rows of bound values: the
     /// per-statement cost, not SQLite's, is what limits a coupon-per-statement insert.
-    async fn insert_all(coupons: &[Self], conn: &mut SqliteConnection) -> Result<()> {
-        insert_values(
-            &mut *conn,
+    async fn insert_all(coupons: &[Self], conn: &mut Conn<'_>) -> Result<()> {
+        insert_values!(
+            conn,
             "INSERT INTO coupons (id, user_id, stake, timestamp) ",
             coupons,
             "",
-            |row, c| {
-                row.push_bind(c.id)
-                    .push_bind(c.user_id)
-                    .push_bind(c.stake.cents())
-                    .push_bind(c.timestamp.map(micros));
-            },
-        )
-        .await?;
+            |row, c| row
+                .push_bind(c.id)
+                .push_bind(c.user_id)
+                .push_bind(c.stake.cents())
+                .push_bind(c.timestamp.map(micros))
+        );
         let selections: Vec<_> = coupons
             .iter()
             .flat_map(|c| {
@@ -72,26 +82,25 @@ impl Table for Coupon {
                     .map(move |(position, s)| (c.id, position, s))
             })
             .collect();
-        insert_values(
+        insert_values!(
             conn,
             "INSERT INTO selections (coupon_id, position, event_id, odds) ",
-            &selections,
+            selections,
             "",
-            |row, (coupon, position, s)| {
-                row.push_bind(*coupon)
-                    .push_bind(*position)
-                    .push_bind(s.event_id)
-                    .push_bind(s.odds.thousandths());
-            },
-        )
-        .await
+            |row, (coupon, position, s)| row
+                .push_bind(*coupon)
+                .push_bind(*position)
+                .push_bind(s.event_id)
+                .push_bind(s.odds.thousandths())
+        );
+        Ok(())
     }
 
-    async fn count(new: &[&Self], conn: &mut SqliteConnection) -> Result<()> {
+    async fn count(new: &[&Self], conn: &mut Conn<'_>) -> Result<()> {
         bets::count(conn, new).await
     }
 
-    async fn defer_count(new: &[&Self], conn: &mut SqliteConnection) -> Result<()> {
+    async fn defer_count(new: &[&Self], conn: &mut Conn<'_>) -> Result<()> {
         bets::defer(conn, new).await
     }
 
@@ -116,12 +125,9 @@ impl Store {
         limit: u32,
         after: Option<CouponCursor>,
     ) -> Result<Option<Page>> {
-        let mut conn = self.read.acquire().await?;
-        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
-            .bind(user_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !known {
+        let mut pooled = self.pools.reader().await?;
+        let mut conn = pooled.conn();
+        if !exists(&mut conn, "users", user_id).await? {
             return Ok(None);
         }
         let after = after.unwrap_or(CouponCursor {
@@ -129,21 +135,23 @@ impl Store {
             id: 0,
         });
         // One more than asked, to know whether a next page exists.
-        let lines = sqlx::query_as(
-            "WITH page AS (
-                 SELECT id, user_id, stake, timestamp FROM coupons
-                 WHERE user_id = ? AND (timestamp, id) > (?, ?)
-                 ORDER BY timestamp, id LIMIT ?)
-             SELECT p.id, p.user_id, p.stake, p.timestamp, s.event_id, s.odds
-             FROM page p JOIN selections s ON s.coupon_id = p.id
-             ORDER BY p.timestamp, p.id, s.position",
-        )
-        .bind(user_id)
-        .bind(after.timestamp)
-        .bind(after.id)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *conn)
-        .await?;
+        let lines = on_backend!(conn, c => {
+            sqlx::query_as(
+                "WITH page AS (
+                     SELECT id, user_id, stake, timestamp FROM coupons
+                     WHERE user_id = $1 AND (timestamp, id) > ($2, $3)
+                     ORDER BY timestamp, id LIMIT $4)
+                 SELECT p.id, p.user_id, p.stake, p.timestamp, s.event_id, s.odds
+                 FROM page p JOIN selections s ON s.coupon_id = p.id
+                 ORDER BY p.timestamp, p.id, s.position",
+            )
+            .bind(user_id)
+            .bind(after.timestamp)
+            .bind(after.id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(c)
+            .await?
+        });
         let mut coupons = assemble(lines)?;
         let next = (coupons.len() > limit as usize).then(|| {
             coupons.truncate(limit as usize);
@@ -193,48 +201,39 @@ impl CouponCursor {
     }
 }
 
-async fn insert_rows(coupon: &Coupon, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO coupons (id, user_id, stake, timestamp) VALUES (?, ?, ?, ?)")
-        .bind(coupon.id)
-        .bind(coupon.user_id)
-        .bind(coupon.stake.cents())
-        .bind(coupon.timestamp.map(micros))
-        .execute(&mut *conn)
-        .await?;
-    for (position, selection) in (0_i64..).zip(&coupon.selections) {
-        sqlx::query(
-            "INSERT INTO selections (coupon_id, position, event_id, odds) VALUES (?, ?, ?, ?)",
-        )
-        .bind(coupon.id)
-        .bind(position)
-        .bind(selection.event_id)
-        .bind(selection.odds.thousandths())
-        .execute(&mut *conn)
-        .await?;
-    }
+async fn insert_rows(coupon: &Coupon, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+    on_backend!(conn, c => {
+        sqlx::query("INSERT INTO coupons (id, user_id, stake, timestamp) VALUES ($1, $2, $3, $4)")
+            .bind(coupon.id)
+            .bind(coupon.user_id)
+            .bind(coupon.stake.cents())
+            .bind(coupon.timestamp.map(micros))
+            .execute(&mut *c)
+            .await?;
+        for (position, selection) in (0_i64..).zip(&coupon.selections) {
+            sqlx::query(
+                "INSERT INTO selections (coupon_id, position, event_id, odds)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(coupon.id)
+            .bind(position)
+            .bind(selection.event_id)
+            .bind(selection.odds.thousandths())
+            .execute(&mut *c)
+            .await?;
+        }
+    });
     Ok(())
 }
 
-async fn missing_references(conn: &mut SqliteConnection, coupon: &Coupon) -> Result<Missing> {
+async fn missing_references(conn: &mut Conn<'_>, coupon: &Coupon) -> Result<Missing> {
     let mut missing = Missing::default();
-    if !exists(
-        conn,
-        "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)",
-        coupon.user_id,
-    )
-    .await?
-    {
+    if !exists(conn, "users", coupon.user_id).await? {
         missing.users.push(coupon.user_id);
     }
     let mut events = BTreeSet::new();
     for id in coupon.event_ids() {
-        if !exists(
-            conn,
-            "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?)",
-            id,
-        )
-        .await?
-        {
+        if !exists(conn, "events", id).await? {
             events.insert(id);
         }
     }
@@ -242,8 +241,9 @@ async fn missing_references(conn: &mut SqliteConnection, coupon: &Coupon) -> Res
     Ok(missing)
 }
 
-async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Result<bool> {
-    Ok(sqlx::query_scalar(sql).bind(id).fetch_one(conn).await?)
+async fn exists(conn: &mut Conn<'_>, table: &str, id: Id) -> Result<bool> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = $1)");
+    Ok(on_backend!(conn, c => sqlx::query_scalar(&sql).bind(id).fetch_one(c).await?))
 }
 
 /// Folds lines ordered by coupon into coupons, keeping the order of both.

@@ -1,7 +1,7 @@
 use slipstream_model::{Country, Event, Id};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::FromRow;
 
-use super::{decode, from_micros, micros, truncate, Table};
+use super::{decode, from_micros, micros, on_backend, truncate, Conn, Table};
 use crate::error::Result;
 
 #[derive(FromRow)]
@@ -17,16 +17,21 @@ struct EventRow {
 }
 
 /// Every stored event with its popularity, for a rebuild of the recommendations.
-pub(super) async fn all(conn: &mut SqliteConnection) -> Result<Vec<(Event, u32)>> {
-    let rows: Vec<PopularEventRow> = sqlx::query_as(
-        "SELECT id, begin_timestamp, end_timestamp, country, league, sport,
-                participant_1, participant_2, ifnull(selections, 0) AS popularity
-         FROM events LEFT JOIN event_popularity ON event_popularity.event_id = events.id",
-    )
-    .fetch_all(conn)
-    .await?;
+pub(super) async fn all(conn: &mut Conn<'_>) -> Result<Vec<(Event, u32)>> {
+    let rows: Vec<PopularEventRow> = on_backend!(conn, c => {
+        sqlx::query_as(
+            "SELECT id, begin_timestamp, end_timestamp, country, league, sport,
+                    participant_1, participant_2, coalesce(selections, 0) AS popularity
+             FROM events LEFT JOIN event_popularity ON event_popularity.event_id = events.id",
+        )
+        .fetch_all(c)
+        .await?
+    });
     rows.into_iter()
-        .map(|row| Ok((Event::try_from(row.event)?, row.popularity)))
+        .map(|row| {
+            let popularity = decode(u32::try_from(row.popularity), "event_popularity")?;
+            Ok((Event::try_from(row.event)?, popularity))
+        })
         .collect()
 }
 
@@ -34,42 +39,46 @@ pub(super) async fn all(conn: &mut SqliteConnection) -> Result<Vec<(Event, u32)>
 struct PopularEventRow {
     #[sqlx(flatten)]
     event: EventRow,
-    popularity: u32,
+    popularity: i64,
 }
 
 impl Table for Event {
     const TABLE: &'static str = "events";
 
-    async fn find(conn: &mut SqliteConnection, id: Id) -> Result<Option<Self>> {
-        let row: Option<EventRow> = sqlx::query_as(
-            "SELECT id, begin_timestamp, end_timestamp, country, league, sport,
-                    participant_1, participant_2
-             FROM events WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    async fn find(conn: &mut Conn<'_>, id: Id) -> Result<Option<Self>> {
+        let row: Option<EventRow> = on_backend!(conn, c => {
+            sqlx::query_as(
+                "SELECT id, begin_timestamp, end_timestamp, country, league, sport,
+                        participant_1, participant_2
+                 FROM events WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(c)
+            .await?
+        });
         row.map(Event::try_from).transpose()
     }
 
-    async fn insert(&self, conn: &mut SqliteConnection) -> Result<()> {
+    async fn insert(&self, conn: &mut Conn<'_>) -> Result<()> {
         let [first, second] = &self.participants;
-        sqlx::query(
-            "INSERT INTO events (id, begin_timestamp, end_timestamp, country, league, sport,
-                                 sport_key, participant_1, participant_2)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(self.id)
-        .bind(micros(self.begin_timestamp))
-        .bind(micros(self.end_timestamp))
-        .bind(self.country.as_str())
-        .bind(&self.league)
-        .bind(&self.sport)
-        .bind(self.sport_key())
-        .bind(first)
-        .bind(second)
-        .execute(conn)
-        .await?;
+        on_backend!(conn, c => {
+            sqlx::query(
+                "INSERT INTO events (id, begin_timestamp, end_timestamp, country, league, sport,
+                                     sport_key, participant_1, participant_2)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(self.id)
+            .bind(micros(self.begin_timestamp))
+            .bind(micros(self.end_timestamp))
+            .bind(self.country.as_str())
+            .bind(&self.league)
+            .bind(&self.sport)
+            .bind(self.sport_key())
+            .bind(first)
+            .bind(second)
+            .execute(c)
+            .await?;
+        });
         Ok(())
     }
 

@@ -1,10 +1,15 @@
-//! SQLite storage: the pools, the schema, and how each kind of record is written and read.
+//! Storage: the pools, the schema, and how each kind of record is written and read, on SQLite
+//! (the default) or PostgreSQL ([`backend`] holds what differs).
 //!
 //! All writes go through one connection, which only the writer task uses: they are
 //! serialized in the process and never meet SQLite's "database is locked", and a group of them
-//! shares one `BEGIN IMMEDIATE` transaction. Reads use a pool of their own, which WAL lets run
-//! beside the writer.
+//! shares one transaction. Reads use a pool of their own, which WAL (SQLite) and MVCC
+//! (PostgreSQL) let run beside the writer.
 
+mod backend;
+use backend::fetch_by_ids;
+pub(crate) use backend::on_backend;
+pub use backend::{redacted, Conn, Tx};
 mod bets;
 mod coupons;
 pub use coupons::{CouponCursor, Page};
@@ -12,41 +17,26 @@ mod events;
 mod users;
 
 use std::future::Future;
-use std::str::FromStr;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use chrono::{DateTime, SubsecRound, Utc};
 use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
-use sqlx::query_builder::Separated;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::recommendations::Tally;
-
-/// The write connection's page cache: 64 MiB (negative: KiB, as SQLite's pragma counts).
-const WRITE_CACHE_SIZE: &str = "-65536";
-
-/// WAL pages after which a commit folds the log back into the database (SQLite's default:
-/// 1,000, 4 MB). A group of coupons dirties a page per user it touches, so the default made
-/// nearly every commit a checkpoint; at 40 MB a page written by many commits is copied once.
-const WAL_CHECKPOINT_PAGES: &str = "10000";
+use backend::Pools;
 
 /// Rows per multi-row insert: bound values rather than one JSON array, which SQLite parsed
 /// again for every row's `->>`; a statement of 1,000 rows of four columns stays far below
-/// SQLite's 32,766 parameters.
+/// SQLite's 32,766 parameters and PostgreSQL's 65,535.
 const ROWS_PER_STATEMENT: usize = 1_000;
-
-/// Rows a read connection's worker thread may run ahead of its reader (sqlx's default: 50).
-const ROW_BUFFER: usize = 4_096;
 
 /// The database, with its write connection and its read pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    write: SqlitePool,
-    read: SqlitePool,
+    pools: Pools,
 }
 
 /// What a write did: 201 or 200 to the client.
@@ -63,20 +53,17 @@ pub trait Table: Record + Clone + PartialEq {
     /// Its table, which the next free id is taken from.
     const TABLE: &'static str;
 
-    fn find(
-        conn: &mut SqliteConnection,
-        id: Id,
-    ) -> impl Future<Output = Result<Option<Self>>> + Send;
+    fn find(conn: &mut Conn<'_>, id: Id) -> impl Future<Output = Result<Option<Self>>> + Send;
 
     /// Inserts the complete record (id set, defaults filled).
-    fn insert(&self, conn: &mut SqliteConnection) -> impl Future<Output = Result<()>> + Send;
+    fn insert(&self, conn: &mut Conn<'_>) -> impl Future<Output = Result<()>> + Send;
 
     /// Inserts complete records that are all new, in as few statements as the kind allows.
     /// A refused record (a missing reference) fails the call; which one is then found
     /// record by record.
     fn insert_all(
         records: &[Self],
-        conn: &mut SqliteConnection,
+        conn: &mut Conn<'_>,
     ) -> impl Future<Output = Result<()>> + Send {
         async move {
             for record in records {
@@ -88,20 +75,14 @@ pub trait Table: Record + Clone + PartialEq {
 
     /// Brings what is counted from this kind's records (the recommendations' tallies) up to
     /// date with new ones, in their transaction: how a bulk import counts.
-    fn count(
-        new: &[&Self],
-        conn: &mut SqliteConnection,
-    ) -> impl Future<Output = Result<()>> + Send {
+    fn count(new: &[&Self], conn: &mut Conn<'_>) -> impl Future<Output = Result<()>> + Send {
         let _ = (new, conn);
         async { Ok(()) }
     }
 
     /// Lists new records as not counted yet, in their transaction: how the writer counts,
     /// in memory, writing the counts every so often ([`write_counts`]).
-    fn defer_count(
-        new: &[&Self],
-        conn: &mut SqliteConnection,
-    ) -> impl Future<Output = Result<()>> + Send {
+    fn defer_count(new: &[&Self], conn: &mut Conn<'_>) -> impl Future<Output = Result<()>> + Send {
         let _ = (new, conn);
         async { Ok(()) }
     }
@@ -116,85 +97,40 @@ pub trait Table: Record + Clone + PartialEq {
 }
 
 impl Store {
-    /// Opens the database, creating the file if needed, and brings its schema up to date.
+    /// Opens the database, creating an SQLite file if needed, and brings its schema up to
+    /// date.
     #[tracing::instrument(skip_all)]
-    ///
-    /// Connections skip the pool's ping before each use: an in-process SQLite connection does
-    /// not go stale the way a network connection does, and the ping would cost every write.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str(&config.database_url)
-            .context("Failed to parse DATABASE_URL")?
-            .foreign_keys(true)
-            .synchronous(config.sqlite_synchronous.into())
-            .busy_timeout(config.database_busy_timeout());
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            .acquire_timeout(config.database_busy_timeout())
-            .connect_with(
-                options
-                    .clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // The index pages a batch of writes touches, kept in the process rather
-                    // than read back from the OS for every statement (the default is 2 MB).
-                    .pragma("cache_size", WRITE_CACHE_SIZE)
-                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
-                    // Each request of a group runs in a savepoint, whose journal of the pages
-                    // it changes is a temporary file once it grows past 64 KiB: kept in
-                    // memory, as nothing reads it after a crash.
-                    .pragma("temp_store", "memory"),
-            )
-            .await
-            .context("Failed to open the database for writing")?;
-        sqlx::migrate!()
-            .run(&write)
-            .await
-            .context("Failed to migrate the database")?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(config.database_read_connections.max(1))
-            .test_before_acquire(false)
-            .acquire_timeout(config.database_busy_timeout())
-            // A rebuild reads ~100k rows: a deeper buffer lets the worker thread run ahead
-            // instead of waking the reader for every few rows.
-            .connect_with(options.read_only(true).row_buffer_size(ROW_BUFFER))
-            .await
-            .context("Failed to open the database for reading")?;
-        tracing::info!(url = %config.database_url, "Opened the database.");
-        Ok(Self { write, read })
+        let pools = Pools::connect(config).await?;
+        let url = redacted(&config.database_url);
+        tracing::info!(%url, "Opened the database.");
+        Ok(Self { pools })
     }
 
-    /// Waits for in-flight queries, then closes every connection. The writer closes last:
-    /// only a connection that can write folds the WAL back into the database file.
+    /// Waits for in-flight queries, then closes every connection.
     pub async fn close(&self) {
-        self.read.close().await;
-        self.write.close().await;
+        self.pools.close().await;
     }
 
     /// A cheap query that touches the schema: the database is there and readable.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1 FROM users LIMIT 1")
-            .fetch_optional(&self.read)
-            .await
-            .map(drop)
+    pub async fn ping(&self) -> Result<()> {
+        let mut pooled = self.pools.reader().await?;
+        on_backend!(pooled.conn(), c => {
+            sqlx::query("SELECT 1 FROM users LIMIT 1").fetch_optional(c).await?;
+        });
+        Ok(())
     }
 
     /// Opens the transaction a group of writes shares. Only the writer task calls it: the
     /// pool holds one connection, so a second caller would wait for the group to end.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    pub async fn begin_write(&self) -> Result<Tx<'static>> {
+        self.pools.begin_write().await
     }
 
     /// A read transaction whose snapshot is already taken: it sees what was committed before
     /// this call and nothing after, however long it is read from.
-    pub async fn snapshot(&self) -> Result<Transaction<'static, Sqlite>> {
-        let mut tx = self.read.begin().await?;
-        // In WAL mode a read transaction's snapshot is fixed by its first read.
-        sqlx::query("SELECT 1 FROM users LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        Ok(tx)
+    pub async fn snapshot(&self) -> Result<Tx<'static>> {
+        self.pools.snapshot().await
     }
 
     /// Inserts new records in one transaction, for bulk loads (`api-import`, a process of
@@ -202,47 +138,45 @@ impl Store {
     /// coupons are counted as the writer counts them. A failing record rolls the whole batch
     /// back.
     pub async fn import<R: Table>(&self, records: Vec<R>, now: DateTime<Utc>) -> Result<usize> {
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.pools.begin_write().await?;
+        let mut conn = tx.conn();
         let mut inserted = Vec::with_capacity(records.len());
         for record in records {
-            inserted.push(insert(&mut tx, record, now).await?);
+            inserted.push(insert(&mut conn, record, now).await?);
         }
-        R::count(&inserted.iter().collect::<Vec<_>>(), &mut tx).await?;
+        R::count(&inserted.iter().collect::<Vec<_>>(), &mut conn).await?;
         tx.commit().await?;
         Ok(inserted.len())
     }
 
     /// Every stored event with its popularity.
-    pub async fn all_events(conn: &mut SqliteConnection) -> Result<Vec<(Event, u32)>> {
+    pub async fn all_events(conn: &mut Conn<'_>) -> Result<Vec<(Event, u32)>> {
         events::all(conn).await
     }
 
     /// Every user's id, handed to `each`.
-    pub async fn each_user(conn: &mut SqliteConnection, each: impl FnMut(Id)) -> Result<()> {
+    pub async fn each_user(conn: &mut Conn<'_>, each: impl FnMut(Id) + Send) -> Result<()> {
         users::each_id(conn, each).await
     }
 
     /// Every coupon the stored tallies do not count yet, as its user and selections.
     pub async fn each_uncounted(
-        conn: &mut SqliteConnection,
-        each: impl FnMut(Id, Vec<(Id, i64)>),
+        conn: &mut Conn<'_>,
+        each: impl FnMut(Id, Vec<(Id, i64)>) + Send,
     ) -> Result<()> {
         bets::for_each_uncounted(conn, each).await
     }
 
     /// Every user's tally, handed to `each`; a user without coupons has none.
-    pub async fn each_tally(
-        conn: &mut SqliteConnection,
-        each: impl FnMut(Id, Tally),
-    ) -> Result<()> {
+    pub async fn each_tally(conn: &mut Conn<'_>, each: impl FnMut(Id, Tally) + Send) -> Result<()> {
         bets::for_each(conn, each).await
     }
 
     /// The stored record with this id.
     #[tracing::instrument(skip(self), fields(kind = %R::KIND))]
     pub async fn find<R: Table>(&self, id: Id) -> Result<Option<R>> {
-        let mut conn = self.read.acquire().await?;
-        R::find(&mut conn, id).await
+        let mut pooled = self.pools.reader().await?;
+        R::find(&mut pooled.conn(), id).await
     }
 }
 
@@ -252,14 +186,14 @@ impl Store {
 /// refused record undoes the whole call, and only it: what else the transaction holds stays.
 #[tracing::instrument(skip_all, fields(kind = %R::KIND, records = records.len()))]
 pub async fn save<R: Table>(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn<'_>,
     records: Vec<R>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Saved<R>>> {
     let mut unit = tx.begin().await?;
-    let saved = match insert_new(&mut unit, &records, now).await? {
+    let saved = match insert_new(&mut unit.conn(), &records, now).await? {
         Some(saved) => saved,
-        None => save_each(&mut unit, records, now).await?,
+        None => save_each(&mut unit.conn(), records, now).await?,
     };
     let new: Vec<&R> = saved
         .iter()
@@ -268,7 +202,7 @@ pub async fn save<R: Table>(
             Saved::Replayed(_) => None,
         })
         .collect();
-    R::defer_count(&new, &mut unit).await?;
+    R::defer_count(&new, &mut unit.conn()).await?;
     unit.commit().await?;
     for one in &saved {
         let (record, is_new) = match one {
@@ -284,7 +218,7 @@ pub async fn save<R: Table>(
 /// Writes the counts the writer keeps in memory, for the users and events whose counts
 /// changed, inside the writer's open transaction: then no stored coupon is left uncounted.
 pub async fn write_counts(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn<'_>,
     tallies: &[(Id, Tally)],
     popularity: &[(Id, u32)],
 ) -> Result<()> {
@@ -294,7 +228,7 @@ pub async fn write_counts(
 /// Saves records one by one: a new record is inserted, a stored one compared, and the first
 /// refused names itself by index.
 async fn save_each<R: Table>(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn<'_>,
     records: Vec<R>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Saved<R>>> {
@@ -311,7 +245,7 @@ async fn save_each<R: Table>(
 /// undone): then the batch is saved record by record, which tells a replay from a
 /// conflict and names a refused record.
 async fn insert_new<R: Table>(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     records: &[R],
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<Saved<R>>>> {
@@ -319,15 +253,7 @@ async fn insert_new<R: Table>(
         return Ok(None);
     };
     let mut tx = conn.begin().await?;
-    let sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM {} WHERE id IN (SELECT value FROM json_each(?)))",
-        R::TABLE
-    );
-    let stored: bool = sqlx::query_scalar(&sql)
-        .bind(ids)
-        .fetch_one(&mut *tx)
-        .await?;
-    if stored {
+    if backend::any_stored(&mut tx.conn(), R::TABLE, &ids).await? {
         return Ok(None);
     }
     let mut new = records.to_vec();
@@ -335,7 +261,7 @@ async fn insert_new<R: Table>(
         record.fill_defaults(now);
         record.to_storage_precision();
     }
-    match R::insert_all(&new, &mut tx).await {
+    match R::insert_all(&new, &mut tx.conn()).await {
         Ok(()) => {}
         Err(Error::Unavailable(e)) => return Err(Error::Unavailable(e)),
         Err(_) => return Ok(None),
@@ -344,19 +270,18 @@ async fn insert_new<R: Table>(
     Ok(Some(new.into_iter().map(Saved::Created).collect()))
 }
 
-/// The ids of a batch as a JSON array, when there are two or more records and each has an id
-/// of its own.
-fn distinct_ids<R: Table>(records: &[R]) -> Option<String> {
+/// The ids of a batch, when there are two or more records and each has an id of its own.
+fn distinct_ids<R: Table>(records: &[R]) -> Option<Vec<Id>> {
     let ids: Option<Vec<Id>> = records.iter().map(Record::id).collect();
-    let mut ids = ids.filter(|ids| ids.len() > 1)?;
-    let json = serde_json::to_string(&ids).ok()?;
-    ids.sort_unstable();
-    ids.windows(2).all(|w| w[0] != w[1]).then_some(json)
+    let ids = ids.filter(|ids| ids.len() > 1)?;
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.windows(2).all(|w| w[0] != w[1]).then_some(ids)
 }
 
 /// One record's part of a save: inserted, recognised as a replay, or refused.
 async fn save_one<R: Table>(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn<'_>,
     mut record: R,
     now: DateTime<Utc>,
 ) -> Result<Saved<R>> {
@@ -378,11 +303,7 @@ async fn save_one<R: Table>(
     Ok(saved)
 }
 
-async fn insert<R: Table>(
-    conn: &mut SqliteConnection,
-    mut record: R,
-    now: DateTime<Utc>,
-) -> Result<R> {
+async fn insert<R: Table>(conn: &mut Conn<'_>, mut record: R, now: DateTime<Utc>) -> Result<R> {
     record.fill_defaults(now);
     record.to_storage_precision();
     record.insert(conn).await?;
@@ -391,39 +312,34 @@ async fn insert<R: Table>(
 
 /// One past the largest id below [`GENERATED_ID_FLOOR`] (ids from there up are the
 /// producers'); `None` once a client took the last of them.
-async fn next_id(conn: &mut SqliteConnection, table: &str) -> Result<Option<Id>> {
-    let sql = format!("SELECT MAX(id) FROM {table} WHERE id < ?");
-    let max: Option<Id> = sqlx::query_scalar(&sql)
-        .bind(GENERATED_ID_FLOOR)
-        .fetch_one(conn)
-        .await?;
+async fn next_id(conn: &mut Conn<'_>, table: &str) -> Result<Option<Id>> {
+    let sql = format!("SELECT MAX(id) FROM {table} WHERE id < $1");
+    let max: Option<Id> = on_backend!(conn, c => {
+        sqlx::query_scalar(&sql).bind(GENERATED_ID_FLOOR).fetch_one(c).await?
+    });
     Ok(Some(max.unwrap_or(0) + 1).filter(|&next| next < GENERATED_ID_FLOOR))
 }
 
-/// Inserts `rows` with bound values, [`ROWS_PER_STATEMENT`] to a statement: `insert` is the
-/// statement up to `VALUES`, `then` what follows the rows (an upsert's `ON CONFLICT`, or
-/// nothing), and `bind` pushes one row's values. Each statement's text depends on its row
-/// count, so none is kept in the statement cache.
-async fn insert_values<'r, T: Sync>(
-    conn: &mut SqliteConnection,
-    insert: &str,
-    rows: &'r [T],
-    then: &str,
-    bind: impl Fn(&mut Separated<'_, 'r, Sqlite, &'static str>, &'r T) + Send + Sync,
-) -> Result<()> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::new(insert);
-        query.push_values(chunk, |mut row, item| bind(&mut row, item));
-        query.push(then);
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
+/// Inserts `$rows` with bound values, [`ROWS_PER_STATEMENT`] to a statement: `$insert` is
+/// the statement up to `VALUES`, `$then` what follows the rows (an upsert's `ON CONFLICT`, or
+/// nothing), and the closure pushes one row's values. Each statement's text depends on its
+/// row count, so none is kept in the statement cache. A macro, so that the closure is
+/// compiled for each database's query builder.
+macro_rules! insert_values {
+    ($conn:expr, $insert:expr, $rows:expr, $then:expr, |$row:ident, $item:pat_param| $bind:expr) => {
+        $crate::store::on_backend!($conn, c => {
+            for chunk in $rows.chunks($crate::store::ROWS_PER_STATEMENT) {
+                let mut query = ::sqlx::QueryBuilder::new($insert);
+                query.push_values(chunk, |mut $row, $item| {
+                    $bind;
+                });
+                query.push($then);
+                query.build().persistent(false).execute(&mut *c).await?;
+            }
+        })
+    };
 }
-
-/// Rows as one JSON array of arrays, for `json_each`.
-fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String> {
-    Ok(serde_json::to_string(rows).map_err(anyhow::Error::from)?)
-}
+use insert_values;
 
 /// A timestamp as its column holds it.
 fn micros(t: DateTime<Utc>) -> i64 {

@@ -1,21 +1,23 @@
 use futures::TryStreamExt;
 use slipstream_model::{Country, Currency, Gender, Id, User};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::FromRow;
 
-use super::{decode, from_micros, micros, truncate, Table};
+use super::{decode, from_micros, micros, on_backend, truncate, Conn, Table};
 use crate::error::Result;
 
 /// Every user's id, handed to `each`: a few rows of comma-separated ids, one per 16,384
 /// consecutive ids, for the reason [`super::bets::for_each`] gives.
-pub(super) async fn each_id(conn: &mut SqliteConnection, mut each: impl FnMut(Id)) -> Result<()> {
-    let mut chunks =
-        sqlx::query_scalar::<_, String>("SELECT group_concat(id) FROM users GROUP BY id >> 14")
-            .fetch(conn);
-    while let Some(chunk) = chunks.try_next().await? {
-        for id in chunk.split(',') {
-            each(decode(id.parse(), "users.id")?);
+pub(super) async fn each_id(conn: &mut Conn<'_>, mut each: impl FnMut(Id) + Send) -> Result<()> {
+    let ids = conn.pick("group_concat(id)", "string_agg(id::text, ',')");
+    let sql = format!("SELECT {ids} FROM users GROUP BY id >> 14");
+    on_backend!(conn, c => {
+        let mut chunks = sqlx::query_scalar::<_, String>(&sql).fetch(c);
+        while let Some(chunk) = chunks.try_next().await? {
+            for id in chunk.split(',') {
+                each(decode(id.parse(), "users.id")?);
+            }
         }
-    }
+    });
     Ok(())
 }
 
@@ -32,30 +34,34 @@ struct UserRow {
 impl Table for User {
     const TABLE: &'static str = "users";
 
-    async fn find(conn: &mut SqliteConnection, id: Id) -> Result<Option<Self>> {
-        let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, birth_year, country, currency, gender, registration_date
-             FROM users WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    async fn find(conn: &mut Conn<'_>, id: Id) -> Result<Option<Self>> {
+        let row: Option<UserRow> = on_backend!(conn, c => {
+            sqlx::query_as(
+                "SELECT id, birth_year, country, currency, gender, registration_date
+                 FROM users WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(c)
+            .await?
+        });
         row.map(User::try_from).transpose()
     }
 
-    async fn insert(&self, conn: &mut SqliteConnection) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO users (id, birth_year, country, currency, gender, registration_date)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(self.id)
-        .bind(self.birth_year)
-        .bind(self.country.as_str())
-        .bind(self.currency.as_str())
-        .bind(self.gender.as_str())
-        .bind(self.registration_date.map(micros))
-        .execute(conn)
-        .await?;
+    async fn insert(&self, conn: &mut Conn<'_>) -> Result<()> {
+        on_backend!(conn, c => {
+            sqlx::query(
+                "INSERT INTO users (id, birth_year, country, currency, gender, registration_date)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(self.id)
+            .bind(self.birth_year)
+            .bind(self.country.as_str())
+            .bind(self.currency.as_str())
+            .bind(self.gender.as_str())
+            .bind(self.registration_date.map(micros))
+            .execute(c)
+            .await?;
+        });
         Ok(())
     }
 

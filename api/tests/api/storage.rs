@@ -285,7 +285,7 @@ async fn write_before_migration_6(dir: &std::path::Path, url: &str) {
     use sqlx::{ConnectOptions, Executor};
     let old = dir.join("migrations");
     std::fs::create_dir(&old).expect("a migrations directory");
-    let current = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let current = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     for entry in std::fs::read_dir(current).expect("the migrations") {
         let path = entry.expect("a migration").path();
         let name = path
