@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use slipstream_model::{Id, Invalid, Kind};
 use slipstream_runtime::Problem;
+use sqlx::postgres::PgDatabaseError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -90,13 +91,28 @@ impl From<sqlx::Error> for Error {
 
 fn is_busy(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(e) => e
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+        // A connection lost on the way (PostgreSQL restarting, a dropped link) is retried
+        // with a new one.
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(e) => match e.try_downcast_ref::<PgDatabaseError>() {
+            Some(e) => is_transient_postgres(e.code()),
+            None => e
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+        },
         _ => false,
     }
+}
+
+/// PostgreSQL's SQLSTATEs that a retry may get past: a lost connection (class 08), a
+/// transaction rolled back for a conflict or deadlock (40), the server out of connections
+/// or memory (53) or shutting down (57), and a lock not granted within `lock_timeout`.
+fn is_transient_postgres(code: &str) -> bool {
+    ["08", "40", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || code == "55P03"
 }
 
 impl Error {

@@ -239,7 +239,16 @@ async fn connect_postgres(config: &Config) -> anyhow::Result<Pools> {
     let options = PgConnectOptions::from_str(&config.database_url)
         .context("Failed to parse DATABASE_URL")?
         .application_name("slipstream-api")
-        .options([("synchronous_commit", "on")]);
+        // A lock held elsewhere (another process's long transaction) makes a write wait as
+        // long as SQLite's busy timeout would, then 503, rather than until the request's own
+        // timeout.
+        .options([
+            ("synchronous_commit", "on".to_owned()),
+            (
+                "lock_timeout",
+                format!("{}ms", config.database_busy_timeout().as_millis()),
+            ),
+        ]);
     let pool = |connections: u32| {
         PgPoolOptions::new()
             .max_connections(connections)

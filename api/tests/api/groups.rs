@@ -184,7 +184,7 @@ async fn seed_bettors(app: &TestApp, event: i64, users: i64) {
     let mut db = app.database().await;
     let tally = format!(r#"{{"events":[{event}],"sports":[["football",1,0]]}}"#);
     sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
          INSERT INTO users (id, birth_year, country, currency, gender, registration_date)
          SELECT 10000000 + i, 1990, 'GR', 'EUR', 'F', 0 FROM n",
     )
@@ -193,7 +193,7 @@ async fn seed_bettors(app: &TestApp, event: i64, users: i64) {
     .await
     .expect("users");
     sqlx::query(
-        "INSERT INTO user_bets (user_id, tally) SELECT id, ? FROM users WHERE id >= 10000000",
+        "INSERT INTO user_bets (user_id, tally) SELECT id, $1 FROM users WHERE id >= 10000000",
     )
     .bind(tally)
     .execute(&mut db)

@@ -14,8 +14,12 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A running api with its own database file, which outlives restarts of the app, and its
-/// own key file with a key per scope. `client` sends the admin key.
+/// A running api with its own database, which outlives restarts of the app, and its own key
+/// file with a key per scope. `client` sends the admin key.
+///
+/// The database is an SQLite file, or with `TEST_DATABASE=postgres` a PostgreSQL database of
+/// its own on a server the test binary shares: the same tests hold the api to the same
+/// contract on both.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -33,12 +37,25 @@ impl TestApp {
 
     /// Spawns an app whose settings `configure` changed from the test defaults.
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(on_postgres(), configure).await
+    }
+
+    /// Spawns an app on SQLite whatever `TEST_DATABASE` says: for what only SQLite has (its
+    /// file, its journal, its migrations).
+    pub async fn spawn_on_sqlite_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(false, configure).await
+    }
+
+    async fn spawn_on(postgres: bool, configure: impl FnOnce(&mut Config)) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
             telemetry::init(Some(LogFormat::Pretty));
         }
         let dir = tempfile::tempdir().expect("a temporary directory");
         let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
         let mut config = test_config(dir.path().join("api.db"), &keys);
+        if postgres {
+            config.database_url = slipstream_devkit::shared_database();
+        }
         configure(&mut config);
         let (address, stop, server) = start(config.clone()).await;
         Self {
@@ -69,10 +86,16 @@ impl TestApp {
         &self.config.database_url
     }
 
-    /// A connection of the test's own to the app's database file.
-    pub async fn database(&self) -> sqlx::SqliteConnection {
+    pub fn is_on_postgres(&self) -> bool {
+        self.config.database_url.starts_with("postgres")
+    }
+
+    /// A connection of the test's own to the app's database, of either kind: statements
+    /// written for both (`$1` parameters) run on it.
+    pub async fn database(&self) -> sqlx::AnyConnection {
         use sqlx::Connection;
-        sqlx::SqliteConnection::connect(self.database_url())
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(self.database_url())
             .await
             .expect("connects")
     }
@@ -101,6 +124,11 @@ impl TestApp {
         let stored: Value = response.json().await.expect("JSON");
         stored["id"].as_i64().expect("an id")
     }
+}
+
+/// Whether the tests run the api on PostgreSQL (`TEST_DATABASE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE").is_ok_and(|db| db == "postgres")
 }
 
 fn test_config(database: PathBuf, keys: &DevKeys) -> Config {
@@ -176,17 +204,29 @@ pub fn failing_fields(problem: &Value) -> Vec<String> {
     fields
 }
 
-/// SQLite's write lock, held by a connection of its own as another process would hold it:
-/// the api's writer waits in `BEGIN` (and requests queue behind it) until it is released.
-pub struct OtherWriter(sqlx::SqliteConnection);
+/// The database's write lock, held by a connection of its own as another process would hold
+/// it: the api's writer waits (and requests queue behind it) until it is released. SQLite's
+/// is the file's; on PostgreSQL, every table locked against writes, not reads.
+pub struct OtherWriter(sqlx::AnyConnection);
 
 impl OtherWriter {
     pub async fn lock(app: &TestApp) -> Self {
         let mut other = app.database().await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut other)
-            .await
-            .expect("locks");
+        let statements: &[&str] = if app.is_on_postgres() {
+            &[
+                "BEGIN",
+                "LOCK TABLE users, events, coupons, selections, event_popularity, user_bets,
+                 uncounted IN EXCLUSIVE MODE",
+            ]
+        } else {
+            &["BEGIN IMMEDIATE"]
+        };
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&mut other)
+                .await
+                .expect("locks");
+        }
         Self(other)
     }
 
