@@ -23,10 +23,16 @@ pub struct Config {
     #[arg(long, env, default_value_t = 8098)]
     pub port: u16,
 
-    /// SQLite database, e.g. `sqlite://slipstream.db`; the file is created if missing.
-    /// It must be a file: the api opens it with separate read and write connections.
+    /// The database: an SQLite file, e.g. `sqlite://slipstream.db`, created if missing (a
+    /// file, as the api opens it with separate read and write connections); or PostgreSQL,
+    /// `postgres://user:password@host:5432/database`, which several api replicas may share.
     #[arg(long, env, default_value = "sqlite://slipstream.db")]
     pub database_url: String,
+
+    /// On PostgreSQL, the name this replica's connections carry (`pg_stat_activity`), to
+    /// tell replicas apart.
+    #[arg(long, env, default_value = "slipstream-api")]
+    pub database_application_name: String,
 
     /// When a commit reaches the disk. `full` makes an acknowledged write survive a crash;
     /// `normal` is faster but may lose the last writes when the machine (not the process) dies.

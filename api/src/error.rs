@@ -107,12 +107,13 @@ fn is_busy(error: &sqlx::Error) -> bool {
 
 /// PostgreSQL's SQLSTATEs that a retry may get past: a lost connection (class 08), a
 /// transaction rolled back for a conflict or deadlock (40), the server out of connections
-/// or memory (53) or shutting down (57), and a lock not granted within `lock_timeout`.
+/// or memory (53) or shutting down (57), a lock not granted within `lock_timeout`, and a
+/// key another replica stored while this one looked (the retry finds the record).
 fn is_transient_postgres(code: &str) -> bool {
     ["08", "40", "53", "57"]
         .iter()
         .any(|class| code.starts_with(class))
-        || code == "55P03"
+        || ["55P03", "23505"].contains(&code)
 }
 
 impl Error {
@@ -245,6 +246,18 @@ mod tests {
     use axum::http::header::RETRY_AFTER;
 
     use super::*;
+
+    #[test]
+    fn postgres_errors_a_retry_may_get_past_are_told_from_the_others() {
+        for transient in [
+            "08006", "40001", "40P01", "53300", "57P01", "55P03", "23505",
+        ] {
+            assert!(is_transient_postgres(transient), "{transient}");
+        }
+        for lasting in ["23503", "42501", "42P01", "22003"] {
+            assert!(!is_transient_postgres(lasting), "{lasting}");
+        }
+    }
 
     #[test]
     fn an_exhausted_pool_is_503_with_retry_after() {

@@ -49,6 +49,10 @@ const GROUP_TARGET: usize = 2_000;
 /// what a commit of a few hundred coupons takes.
 const LINGER: Duration = Duration::from_millis(2);
 
+/// How often the writer reads what other replicas committed, on a shared database: well
+/// within the second SPEC §10 allows for a write to reach every replica.
+const TAIL_EVERY: Duration = Duration::from_millis(100);
+
 /// Only a batch of at least this many records waits for others.
 const LINGER_MIN_RECORDS: usize = 100;
 
@@ -108,7 +112,7 @@ impl Writer {
     pub fn spawn(store: Store, recommender: Arc<Recommender>, flush_every: usize) -> Self {
         let (requests, queue) = mpsc::channel(QUEUE);
         let task = Task {
-            store,
+            store: store.clone(),
             recommender,
             queue,
             deferred: VecDeque::new(),
@@ -117,6 +121,13 @@ impl Writer {
             last_commit: None,
             uncounted: Uncounted::default(),
             flush_every,
+            applied: 0,
+            tail: store.is_shared().then(|| {
+                let mut tail =
+                    tokio::time::interval_at(tokio::time::Instant::now() + TAIL_EVERY, TAIL_EVERY);
+                tail.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tail
+            }),
         };
         tokio::spawn(task.run());
         Self { requests }
@@ -248,11 +259,16 @@ impl<R: Write> Answer for Verdict<R> {
     }
 }
 
-/// A rebuild reading its snapshot, and what the writer committed since.
+/// A rebuild reading its snapshot, and what the writer applied since: each change with its
+/// feed number (0 on SQLite), so that on a shared database those the snapshot already holds
+/// are not applied twice.
 struct Build {
     trigger: Trigger,
     started: Instant,
-    since: Vec<Change>,
+    /// The feed number the snapshot reached; `None` on SQLite, whose snapshot holds nothing
+    /// the writer applied after taking it.
+    position: Option<u64>,
+    since: Vec<(u64, Change)>,
     waiting: Vec<oneshot::Sender<Result<Rebuilt>>>,
     index: oneshot::Receiver<Result<(Index, Uncounted)>>,
 }
@@ -271,6 +287,10 @@ struct Task {
     /// What the index counts that the stored counts do not.
     uncounted: Uncounted,
     flush_every: usize,
+    /// The last feed number whose changes the index holds (shared databases only).
+    applied: u64,
+    /// When to read the feed next; `None` when the database is not shared.
+    tail: Option<tokio::time::Interval>,
 }
 
 impl Task {
@@ -281,6 +301,10 @@ impl Task {
                 None => tokio::select! {
                     built = built(&mut self.build) => {
                         self.finish_build(built).await;
+                        continue;
+                    }
+                    () = tick(&mut self.tail) => {
+                        self.catch_up(u64::MAX).await;
                         continue;
                     }
                     request = self.queue.recv() => match request {
@@ -374,13 +398,20 @@ impl Task {
         for job in group {
             answers.push(job.run(&mut tx, &mut changes).await);
         }
-        match tx.commit().await {
-            Ok(()) => {
+        let committed = match store::finish_group(&mut tx.conn(), &changes).await {
+            Ok(seq) => tx.commit().await.map(|()| seq),
+            Err(error) => Err(error),
+        };
+        match committed {
+            Ok(seq) => {
                 metrics::group_committed(answers.len());
                 if counted {
                     self.uncounted = Uncounted::default();
                 }
-                self.apply(changes);
+                match seq {
+                    Some(seq) => self.apply_own(seq, changes).await,
+                    None => self.apply(0, changes),
+                }
                 for answer in answers {
                     answer.send(Ok(()));
                 }
@@ -393,16 +424,53 @@ impl Task {
         }
     }
 
-    fn apply(&mut self, changes: Vec<Change>) {
+    fn apply(&mut self, seq: u64, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
         self.recommender.apply(&changes);
-        for change in &changes {
-            self.uncounted.note(change);
+        if !self.store.is_shared() {
+            for change in &changes {
+                self.uncounted.note(change);
+            }
         }
         if let Some(build) = &mut self.build {
-            build.since.extend(changes);
+            build
+                .since
+                .extend(changes.into_iter().map(|change| (seq, change)));
+        }
+    }
+
+    /// Applies a group this writer committed as feed number `seq`, after the groups other
+    /// replicas committed before it. When those cannot be read now, the group waits for the
+    /// feed too: its coupons may bet on an event one of them stored.
+    async fn apply_own(&mut self, seq: u64, changes: Vec<Change>) {
+        self.catch_up(seq - 1).await;
+        if self.applied == seq - 1 {
+            self.apply(seq, changes);
+            self.applied = seq;
+        }
+    }
+
+    /// Applies what other replicas committed, up to feed number `upto`, in feed order. A
+    /// read that fails (the connection dropped) is tried again at the next tick, from the
+    /// same number: nothing is skipped.
+    async fn catch_up(&mut self, upto: u64) {
+        while self.applied < upto {
+            let rows = match self.store.feed_since(self.applied, upto).await {
+                Ok(rows) => rows,
+                Err(error) => {
+                    tracing::warn!(error = %cause_chain(&error), "Failed to read the feed; trying again shortly.");
+                    return;
+                }
+            };
+            if rows.is_empty() {
+                return;
+            }
+            for (seq, changes) in rows {
+                self.apply(seq, changes);
+                self.applied = seq;
+            }
         }
     }
 
@@ -423,7 +491,8 @@ impl Task {
         let started = Instant::now();
         let now = Utc::now().timestamp_micros();
         if let Some(build) = &mut self.build {
-            build.since.push(Change::Refresh { now });
+            // Whatever the snapshot holds, the pass is applied again on the new index.
+            build.since.push((u64::MAX, Change::Refresh { now }));
         }
         if let Some((ended, listed)) = self.recommender.refresh(now) {
             metrics::regenerated(Trigger::Periodic, started.elapsed());
@@ -452,6 +521,19 @@ impl Task {
                 return;
             }
         };
+        let position = match Store::feed_head(&mut snapshot.conn()).await {
+            Ok(position) => position,
+            Err(error) => {
+                for reply in waiting {
+                    let _ = reply.send(Err(error.again()));
+                }
+                return;
+            }
+        };
+        if let Some(position) = position.filter(|_| !self.recommender.is_ready()) {
+            // The first build: the feed up to its snapshot is in it; nothing to read again.
+            self.applied = self.applied.max(position);
+        }
         let (done, index) = oneshot::channel();
         let now = Utc::now().timestamp_micros();
         tokio::spawn(async move {
@@ -460,6 +542,7 @@ impl Task {
         self.build = Some(Build {
             trigger,
             started,
+            position,
             since: Vec::new(),
             waiting,
             index,
@@ -475,13 +558,17 @@ impl Task {
             // only, like the ones this writer stored.
             self.uncounted.absorb(recounted);
             let counts = index.counts();
-            self.recommender.replace(index, &build.since);
+            let since: Vec<Change> = (build.since.into_iter())
+                .filter(|(seq, _)| build.position.is_none_or(|position| *seq > position))
+                .map(|(_, change)| change)
+                .collect();
+            self.recommender.replace(index, &since);
             let took = build.started.elapsed();
             metrics::regenerated(build.trigger, took);
             tracing::info!(
                 users = counts.users,
                 events = counts.events,
-                applied_since = build.since.len(),
+                applied_since = since.len(),
                 took_ms = took.as_millis() as u64,
                 "Rebuilt the recommendations."
             );
@@ -525,6 +612,16 @@ async fn write_counts(
         "Wrote the counts."
     );
     Ok(true)
+}
+
+/// The next tick of the feed's reader; never, on a database no one else writes.
+async fn tick(tail: &mut Option<tokio::time::Interval>) {
+    match tail {
+        Some(tail) => {
+            tail.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// The running build's index once it is read; never, when none runs.

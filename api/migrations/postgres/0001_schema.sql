@@ -64,3 +64,22 @@ CREATE TABLE user_bets (
 CREATE TABLE uncounted (
     coupon_id BIGINT NOT NULL -- a coupon stored in the same transaction
 );
+
+-- The change feed: how api replicas sharing this database learn of each other's writes
+-- (SPEC §10). Each group of writes that changed something appends one row, numbered by
+-- `feed_head`, whose only row every such transaction updates as its last statement: the row
+-- lock it holds until its commit makes the numbers gap-free and in commit order, which a
+-- sequence's are not (a later number can commit first). A replica reads the rows after the
+-- last it applied; missing none, it needs no notification that could be lost while it was
+-- disconnected. `changes` is JSON: {"users": [ids], "events": [ids listed at once], "held":
+-- [ids held back until the next regeneration], "coupons": [[user, [[event, placed_at]…]]…]}.
+CREATE TABLE feed_head (
+    seq BIGINT NOT NULL
+);
+INSERT INTO feed_head (seq) VALUES (0);
+
+CREATE TABLE feed (
+    seq          BIGINT      PRIMARY KEY,
+    committed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    changes      TEXT        NOT NULL
+);

@@ -57,6 +57,13 @@ pub enum Conn<'c> {
 }
 
 impl Conn<'_> {
+    /// Whether several api processes may write this database at once (PostgreSQL): then
+    /// ids are taken under a lock, and each group counts its coupons in the database and
+    /// tells the others through the feed.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Conn::Postgres(_))
+    }
+
     /// The one of two spellings of a statement this database takes.
     pub fn pick<'s>(&self, sqlite: &'s str, postgres: &'s str) -> &'s str {
         match self {
@@ -136,6 +143,10 @@ impl Pools {
         } else {
             connect_sqlite(config).await
         }
+    }
+
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Pools::Postgres { .. })
     }
 
     pub async fn reader(&self) -> Result<Pooled> {
@@ -238,7 +249,7 @@ async fn connect_sqlite(config: &Config) -> anyhow::Result<Pools> {
 async fn connect_postgres(config: &Config) -> anyhow::Result<Pools> {
     let options = PgConnectOptions::from_str(&config.database_url)
         .context("Failed to parse DATABASE_URL")?
-        .application_name("slipstream-api")
+        .application_name(&config.database_application_name)
         // A lock held elsewhere (another process's long transaction) makes a write wait as
         // long as SQLite's busy timeout would, then 503, rather than until the request's own
         // timeout.

@@ -18,12 +18,28 @@ use slipstream_model::{Coupon, Id};
 /// Counts new coupons in the database: their events get more popular, their users' tallies
 /// grow. Five statements whatever the number of coupons: how a bulk import counts.
 pub(super) async fn count(conn: &mut Conn<'_>, coupons: &[&Coupon]) -> Result<()> {
-    if coupons.is_empty() {
+    let bets: Vec<Bet> = coupons
+        .iter()
+        .map(|c| {
+            let placed_at = c.timestamp.map_or(0, micros);
+            (c.user_id, c.event_ids().map(|e| (e, placed_at)).collect())
+        })
+        .collect();
+    count_bets(conn, &bets).await
+}
+
+/// A coupon as the counts see it: its user, and its selections as events with the coupon's
+/// time.
+pub type Bet = (Id, Vec<(Id, i64)>);
+
+/// [`count`] for coupons given as their bets.
+pub(super) async fn count_bets(conn: &mut Conn<'_>, bets: &[Bet]) -> Result<()> {
+    if bets.is_empty() {
         return Ok(());
     }
     let mut selections: BTreeMap<Id, u32> = BTreeMap::new();
-    for event in coupons.iter().flat_map(|c| c.event_ids()) {
-        *selections.entry(event).or_default() += 1;
+    for (event, _) in bets.iter().flat_map(|(_, s)| s) {
+        *selections.entry(*event).or_default() += 1;
     }
     let events: Vec<Id> = selections.keys().copied().collect();
     let sport_keys: HashMap<Id, String> = fetch_by_ids(
@@ -34,6 +50,7 @@ pub(super) async fn count(conn: &mut Conn<'_>, coupons: &[&Coupon]) -> Result<()
     .await?
     .into_iter()
     .collect();
+    // In the order of their keys, as every writer takes their row locks: no deadlock.
     let popularity: Vec<(Id, i64)> = selections
         .into_iter()
         .map(|(event, n)| (event, i64::from(n)))
@@ -46,17 +63,18 @@ pub(super) async fn count(conn: &mut Conn<'_>, coupons: &[&Coupon]) -> Result<()
           SET selections = event_popularity.selections + excluded.selections",
         |row, (event, n)| row.push_bind(*event).push_bind(*n)
     );
-    let mut tallies = tallies_of(conn, coupons).await?;
-    for coupon in coupons {
-        let tally = tallies.entry(coupon.user_id).or_default();
-        let placed_at = coupon.timestamp.map_or(0, micros);
-        for event in coupon.event_ids() {
+    let mut tallies = tallies_of(conn, bets.iter().map(|(user, _)| *user)).await?;
+    for (user, selections) in bets {
+        let tally = tallies.entry(*user).or_default();
+        for &(event, placed_at) in selections {
             let sport = sport_keys
                 .get(&event)
                 .ok_or_else(|| anyhow!("event {event} of a stored coupon is not stored"))?;
             tally.add(event, sport, placed_at);
         }
     }
+    let mut tallies: Vec<(Id, Tally)> = tallies.into_iter().collect();
+    tallies.sort_unstable_by_key(|(user, _)| *user);
     let rows: Vec<(Id, String)> = tallies
         .into_iter()
         .map(|(user, tally)| Ok((user, serde_json::to_string(&tally)?)))
@@ -146,8 +164,11 @@ pub(crate) async fn for_each_uncounted(
 }
 
 /// The stored tallies of the coupons' users; a user without one yet has none here.
-async fn tallies_of(conn: &mut Conn<'_>, coupons: &[&Coupon]) -> Result<HashMap<Id, Tally>> {
-    let mut users: Vec<Id> = coupons.iter().map(|c| c.user_id).collect();
+async fn tallies_of(
+    conn: &mut Conn<'_>,
+    users: impl Iterator<Item = Id>,
+) -> Result<HashMap<Id, Tally>> {
+    let mut users: Vec<Id> = users.collect();
     users.sort_unstable();
     users.dedup();
     let rows: Vec<(Id, String)> = fetch_by_ids(

@@ -5,7 +5,7 @@ use super::{decode, from_micros, micros, on_backend, truncate, Conn, Table};
 use crate::error::Result;
 
 #[derive(FromRow)]
-struct EventRow {
+pub(super) struct EventRow {
     id: Id,
     begin_timestamp: i64,
     end_timestamp: i64,

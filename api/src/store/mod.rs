@@ -14,6 +14,7 @@ mod bets;
 mod coupons;
 pub use coupons::{CouponCursor, Page};
 mod events;
+mod feed;
 mod users;
 
 use std::future::Future;
@@ -25,7 +26,7 @@ use slipstream_model::{Event, Id, Record, GENERATED_ID_FLOOR};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics;
-use crate::recommendations::Tally;
+use crate::recommendations::{Change, Tally};
 use backend::Pools;
 
 /// Rows per multi-row insert: bound values rather than one JSON array, which SQLite parsed
@@ -172,6 +173,29 @@ impl Store {
         bets::for_each(conn, each).await
     }
 
+    /// Whether other api processes may write this database too (see [`Conn::is_shared`]).
+    pub fn is_shared(&self) -> bool {
+        self.pools.is_shared()
+    }
+
+    /// The feed's changes after number `after`, up to `upto`, a bounded number at a time;
+    /// nothing when the database is not shared.
+    pub async fn feed_since(&self, after: u64, upto: u64) -> Result<Vec<(u64, Vec<Change>)>> {
+        if !self.is_shared() {
+            return Ok(Vec::new());
+        }
+        let mut pooled = self.pools.reader().await?;
+        feed::since(&mut pooled.conn(), after, upto).await
+    }
+
+    /// The feed number a snapshot has reached; `None` when the database is not shared.
+    pub async fn feed_head(snapshot: &mut Conn<'_>) -> Result<Option<u64>> {
+        match snapshot.is_shared() {
+            true => Ok(Some(feed::head(snapshot).await?)),
+            false => Ok(None),
+        }
+    }
+
     /// The stored record with this id.
     #[tracing::instrument(skip(self), fields(kind = %R::KIND))]
     pub async fn find<R: Table>(&self, id: Id) -> Result<Option<R>> {
@@ -190,6 +214,7 @@ pub async fn save<R: Table>(
     records: Vec<R>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Saved<R>>> {
+    let shared = tx.is_shared();
     let mut unit = tx.begin().await?;
     let saved = match insert_new(&mut unit.conn(), &records, now).await? {
         Some(saved) => saved,
@@ -202,7 +227,9 @@ pub async fn save<R: Table>(
             Saved::Replayed(_) => None,
         })
         .collect();
-    R::defer_count(&new, &mut unit.conn()).await?;
+    if !shared {
+        R::defer_count(&new, &mut unit.conn()).await?;
+    }
     unit.commit().await?;
     for one in &saved {
         let (record, is_new) = match one {
@@ -213,6 +240,16 @@ pub async fn save<R: Table>(
         tracing::debug!(id = record.id(), created = is_new, "Saved a record.");
     }
     Ok(saved)
+}
+
+/// The last statements of a group's transaction on a shared database: its coupons counted,
+/// its changes in the feed, whose number it answers. Nothing on SQLite, where the writer
+/// counts in memory and no other process writes.
+pub async fn finish_group(tx: &mut Conn<'_>, changes: &[Change]) -> Result<Option<u64>> {
+    match tx.is_shared() {
+        true => feed::finish_group(tx, changes).await,
+        false => Ok(None),
+    }
 }
 
 /// Writes the counts the writer keeps in memory, for the users and events whose counts
@@ -312,7 +349,15 @@ async fn insert<R: Table>(conn: &mut Conn<'_>, mut record: R, now: DateTime<Utc>
 
 /// One past the largest id below [`GENERATED_ID_FLOOR`] (ids from there up are the
 /// producers'); `None` once a client took the last of them.
+///
+/// On a shared database one lock for every table, held until the commit, keeps two
+/// replicas from taking the same id (and, being one, from waiting for each other in turn).
 async fn next_id(conn: &mut Conn<'_>, table: &str) -> Result<Option<Id>> {
+    if let Conn::Postgres(c) = conn {
+        sqlx::query("SELECT pg_advisory_xact_lock(1, 0)")
+            .execute(&mut **c)
+            .await?;
+    }
     let sql = format!("SELECT MAX(id) FROM {table} WHERE id < $1");
     let max: Option<Id> = on_backend!(conn, c => {
         sqlx::query_scalar(&sql).bind(GENERATED_ID_FLOOR).fetch_one(c).await?

@@ -46,6 +46,22 @@ impl TestApp {
         Self::spawn_on(false, configure).await
     }
 
+    /// Spawns an app on a PostgreSQL database of its own whatever `TEST_DATABASE` says: for
+    /// what only a database several replicas share has.
+    pub async fn spawn_on_postgres() -> Self {
+        Self::spawn_on(true, |_| {}).await
+    }
+
+    /// Another app (a replica) on this app's database, its connections named `name`.
+    pub async fn replica(&self, name: &str) -> Self {
+        let url = self.config.database_url.clone();
+        Self::spawn_on(false, |config| {
+            config.database_url = url;
+            config.database_application_name = name.to_owned();
+        })
+        .await
+    }
+
     async fn spawn_on(postgres: bool, configure: impl FnOnce(&mut Config)) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
             telemetry::init(Some(LogFormat::Pretty));
@@ -139,6 +155,7 @@ fn test_config(database: PathBuf, keys: &DevKeys) -> Config {
         sqlite_synchronous: api::config::Synchronous::Full,
         database_read_connections: 4,
         database_busy_timeout_ms: 5_000,
+        database_application_name: "slipstream-api".to_owned(),
         body_limit_bytes: 1024 * 1024,
         request_timeout_secs: 30,
         recommendation_refresh_secs: 0,

@@ -12,6 +12,7 @@ mod helpers;
 mod metrics;
 mod openapi;
 mod recommendations;
+mod replicas;
 mod schemathesis;
 mod storage;
 mod users;
