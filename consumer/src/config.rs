@@ -23,7 +23,8 @@ pub struct Config {
     pub topic: Kind,
     #[command(flatten)]
     pub kafka: KafkaArgs,
-    /// Base URL of the api.
+    /// Base URL of the api; of several replicas, comma-separated, which forwards take in
+    /// turn, leaving out for a while one that cannot be reached.
     #[arg(long, env = "API_URL", default_value = "http://127.0.0.1:8098")]
     pub api_url: String,
     /// The key this consumer sends to the api, with the `write` scope. If the api refuses it,

@@ -1,6 +1,15 @@
 //! One forward of a message to the api, and what its answer means for the message.
+//!
+//! With several api replicas (`API_URL` a comma-separated list) each forward goes to the
+//! next replica in turn, skipping for a while one that could not be reached: a retry of a
+//! message goes to another replica, and a dead one costs one failed connection, not one per
+//! message. Spread by the consumer rather than by a load balancer in front, so that the
+//! local run and compose need no other process, and a replica is left out at the first
+//! failure, without waiting for a health check.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
@@ -32,18 +41,66 @@ pub enum Outcome {
     KeyRefused { status: u16 },
 }
 
+/// How long a replica that could not be reached is left out of the rotation.
+const LEFT_OUT_FOR: Duration = Duration::from_secs(2);
+
 /// Forwards messages to the api with one shared HTTP client, which sends this consumer's key
 /// on every request.
 #[derive(Debug, Clone)]
 pub struct Forwarder {
     client: reqwest::Client,
-    url: String,
+    replicas: Arc<Replicas>,
     key: KeyStatus,
+}
+
+/// The api's replicas, taken in turn.
+#[derive(Debug)]
+struct Replicas {
+    urls: Vec<String>,
+    next: AtomicUsize,
+    /// Until when each replica is left out, after it could not be reached.
+    left_out: Mutex<Vec<Option<Instant>>>,
+}
+
+impl Replicas {
+    /// `api_urls`: base URLs, comma-separated; `kind`: the path each record goes to.
+    fn new(api_urls: &str, kind: Kind) -> anyhow::Result<Self> {
+        let urls: Vec<String> = api_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| format!("{}/{kind}", url.trim_end_matches('/')))
+            .collect();
+        anyhow::ensure!(!urls.is_empty(), "API_URL names no api");
+        Ok(Self {
+            left_out: Mutex::new(vec![None; urls.len()]),
+            next: AtomicUsize::new(0),
+            urls,
+        })
+    }
+
+    /// The next replica in turn that is not left out; the next in turn when all are.
+    fn pick(&self) -> usize {
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let left_out = self.left_out.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        (0..self.urls.len())
+            .map(|n| (first + n) % self.urls.len())
+            .find(|&i| left_out[i].is_none_or(|until| until <= now))
+            .unwrap_or(first % self.urls.len())
+    }
+
+    fn leave_out(&self, replica: usize) {
+        if self.urls.len() > 1 {
+            let mut left_out = self.left_out.lock().unwrap_or_else(PoisonError::into_inner);
+            left_out[replica] = Some(Instant::now() + LEFT_OUT_FOR);
+        }
+    }
 }
 
 impl Forwarder {
     pub fn new(
-        api_url: &str,
+        api_urls: &str,
         kind: Kind,
         timeout: Duration,
         api_key: Option<&ApiKey>,
@@ -67,7 +124,7 @@ impl Forwarder {
             .context("Failed to build the HTTP client")?;
         Ok(Self {
             client,
-            url: format!("{}/{}", api_url.trim_end_matches('/'), kind),
+            replicas: Arc::new(Replicas::new(api_urls, kind)?),
             key,
         })
     }
@@ -131,15 +188,21 @@ impl Forwarder {
     /// The api's answer, or why there was none (worth a retry). An answer tells whether the
     /// api accepts this consumer's key: refused on a 401 or 403, accepted on a 2xx.
     async fn send(&self, body: Vec<u8>, context: HeaderMap) -> Result<reqwest::Response, String> {
+        let replica = self.replicas.pick();
         let response = self
             .client
-            .post(&self.url)
+            .post(&self.replicas.urls[replica])
             .headers(context)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("api unreachable: {e}"))?;
+            .map_err(|e| {
+                if e.is_connect() {
+                    self.replicas.leave_out(replica);
+                }
+                format!("api unreachable: {e}")
+            })?;
         let status = response.status();
         if key_refused(status) {
             self.key.set_refused(true);
@@ -240,6 +303,28 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_are_taken_in_turn_and_one_unreachable_is_left_out() {
+        let replicas = Replicas::new("http://a:1/, http://b:2,http://c:3", Kind::Coupons)
+            .expect("three replicas");
+        assert_eq!(replicas.urls[1], "http://b:2/coupons");
+        let turns: Vec<usize> = (0..4).map(|_| replicas.pick()).collect();
+        assert_eq!(turns, [0, 1, 2, 0]);
+        replicas.leave_out(2);
+        let turns: Vec<usize> = (0..4).map(|_| replicas.pick()).collect();
+        assert!(!turns.contains(&2), "{turns:?}");
+        assert!(turns.contains(&0) && turns.contains(&1), "{turns:?}");
+        assert!(Replicas::new(" , ", Kind::Users).is_err());
+    }
+
+    #[test]
+    fn a_lone_replica_is_never_left_out() {
+        let replicas = Replicas::new("http://a:1", Kind::Events).expect("one replica");
+        replicas.leave_out(0);
+        assert_eq!(replicas.pick(), 0);
+        assert_eq!(replicas.left_out.lock().expect("lock")[0], None);
+    }
 
     #[test]
     fn problem_types_are_read_from_problem_bodies() {

@@ -34,44 +34,50 @@ pub struct Postgres {
     port: u16,
     password: String,
     process: Service,
-    /// Removed when dropped, after the server was killed (fields drop in order).
-    _dir: TempDir,
+    /// A temporary cluster's directory, removed when dropped, after the server was killed
+    /// (fields drop in order).
+    _dir: Option<TempDir>,
 }
 
 impl Postgres {
     /// Creates a cluster in a temporary directory and starts it on a free port; returns once
     /// it accepts connections.
     pub fn start() -> Result<Self> {
-        let bin = server_bin_dir()?;
-        let owner = cluster_owner()?;
         let dir = tempfile::Builder::new()
             .prefix("slipstream-postgres-")
             .tempdir()
             .context("Failed to create a temporary directory for PostgreSQL")?;
-        let data = dir.path().join("data");
-        let password = uuid::Uuid::new_v4().simple().to_string();
-        let password_file = dir.path().join("password");
-        fs::write(&password_file, &password).context("Failed to write the password file")?;
-        fs::create_dir(&data).context("Failed to create the data directory")?;
-        fs::set_permissions(&data, fs::Permissions::from_mode(0o700))?;
-        if let Some((uid, gid)) = owner {
-            for path in [dir.path(), &data, &password_file] {
-                chown(path, Some(uid), Some(gid))
-                    .with_context(|| format!("Failed to give {} to postgres", path.display()))?;
-            }
+        let root = dir.path().to_path_buf();
+        Self::start_at(&root, free_port(), Some(dir))
+    }
+
+    /// Starts the cluster kept in `dir` on `port`, creating it first if `dir` holds none:
+    /// how `slipstream-dev up --postgres` keeps its data across runs. The password is kept
+    /// beside the data, readable by its owner only.
+    pub fn start_in(dir: &Path, port: u16) -> Result<Self> {
+        fs::create_dir_all(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+        Self::start_at(dir, port, None)
+    }
+
+    fn start_at(root: &Path, port: u16, temp: Option<TempDir>) -> Result<Self> {
+        let bin = server_bin_dir()?;
+        let owner = cluster_owner()?;
+        let data = root.join("data");
+        let password_file = root.join("password");
+        if !data.join("PG_VERSION").is_file() {
+            create_cluster(&bin, owner, root)?;
         }
-        initdb(&bin, owner, &data, &password_file)?;
-        fs::remove_file(&password_file).context("Failed to remove the password file")?;
-        let port = free_port();
+        let password = fs::read_to_string(&password_file)
+            .with_context(|| format!("Failed to read {}", password_file.display()))?;
         let mut server = command(&bin.join("postgres"), owner);
         server.arg("-D").arg(&data).args(settings(port));
-        let process = Service::spawn("postgres", server, Logs::Dir(dir.path().join("logs")))?;
+        let process = Service::spawn("postgres", server, Logs::Dir(root.join("logs")))?;
         let mut postgres = Self {
             bin,
             port,
-            password,
+            password: password.trim().to_owned(),
             process,
-            _dir: dir,
+            _dir: temp,
         };
         postgres.wait_until_ready()?;
         Ok(postgres)
@@ -128,6 +134,16 @@ impl Postgres {
         self.process.log_tail(lines)
     }
 
+    pub fn is_running(&mut self) -> bool {
+        self.process.is_running()
+    }
+
+    /// Stops the server (SIGTERM: once its clients are gone, it writes a checkpoint and
+    /// exits), then SIGKILL if it is still running after `timeout`.
+    pub fn stop(&mut self, timeout: Duration) -> Result<()> {
+        self.process.stop(timeout).map(drop)
+    }
+
     /// Kills the server at once; its data is thrown away with it.
     pub fn kill(&mut self) -> Result<()> {
         self.process.kill().map(drop)
@@ -179,6 +195,24 @@ pub fn shared_database() -> String {
         Ok(url) => url,
         Err(error) => panic!("{error:#}"),
     }
+}
+
+/// A new cluster in `root/data`, its superuser's new password in `root/password`.
+fn create_cluster(bin: &Path, owner: Option<(u32, u32)>, root: &Path) -> Result<()> {
+    let data = root.join("data");
+    let password_file = root.join("password");
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    fs::write(&password_file, &password).context("Failed to write the password file")?;
+    fs::set_permissions(&password_file, fs::Permissions::from_mode(0o600))?;
+    fs::create_dir_all(&data).context("Failed to create the data directory")?;
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700))?;
+    if let Some((uid, gid)) = owner {
+        for path in [root, &data, &password_file] {
+            chown(path, Some(uid), Some(gid))
+                .with_context(|| format!("Failed to give {} to postgres", path.display()))?;
+        }
+    }
+    initdb(bin, owner, &data, &password_file)
 }
 
 /// What the throwaway server runs with: TCP on loopback only, no Unix socket (its default

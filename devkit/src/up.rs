@@ -17,6 +17,7 @@ use crate::bins::find_bin;
 use crate::kafka::{KafkaBroker, KafkaOptions};
 use crate::keys::DevKeys;
 use crate::notice;
+use crate::postgres::Postgres;
 use crate::process::{Logs, Service};
 use crate::signals::ShutdownSignals;
 
@@ -44,11 +45,33 @@ pub struct UpOptions {
     /// Where the database and Kafka's data are kept across runs.
     #[arg(long, default_value = ".local")]
     pub dir: PathBuf,
+    /// Runs the api on a local PostgreSQL (Debian's package), its cluster kept in
+    /// `<dir>/postgres`, instead of an SQLite file.
+    #[arg(long)]
+    pub postgres: bool,
+    /// PostgreSQL's port on 127.0.0.1, with `--postgres`.
+    #[arg(long, default_value_t = 5433)]
+    pub postgres_port: u16,
+    /// Api replicas, on `--api-port` and the ports after it; more than one needs
+    /// `--postgres`. The consumers spread their forwards over all of them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub api_replicas: u16,
 }
 
 impl UpOptions {
     fn consumers(&self) -> impl Iterator<Item = (&'static str, u16)> + '_ {
         TOPICS.into_iter().zip(self.consumer_port..)
+    }
+
+    /// Each api replica's name and port.
+    fn apis(&self) -> impl Iterator<Item = (String, u16)> + '_ {
+        (0..self.api_replicas).map(|n| {
+            let name = match self.api_replicas {
+                1 => "api".to_owned(),
+                _ => format!("api-{}", n + 1),
+            };
+            (name, self.api_port + n)
+        })
     }
 }
 
@@ -82,14 +105,26 @@ pub fn run(options: &UpOptions) -> Result<()> {
     let signals = ShutdownSignals::block()?;
     std::fs::create_dir_all(&options.dir)
         .with_context(|| format!("Failed to create {}", options.dir.display()))?;
+    if options.api_replicas > 1 && !options.postgres {
+        bail!("Several api replicas share a PostgreSQL database: add --postgres");
+    }
     let keys = dev_keys(options)?;
-    let specs = service_specs(options, &keys)?;
+    let postgres = options
+        .postgres
+        .then(|| start_postgres(options))
+        .transpose()?;
+    let database_url = match &postgres {
+        Some(postgres) => postgres.url(DATABASE),
+        None => format!("sqlite://{}", options.dir.join("slipstream.db").display()),
+    };
+    let specs = service_specs(options, &keys, &database_url)?;
     let broker = KafkaOptions::new()
         .data_dir(options.dir.join("kafka"))
         .port(options.kafka_port)
         .fast_start(false)
         .start()?;
     let mut pipeline = Pipeline {
+        postgres,
         broker,
         services: Vec::new(),
     };
@@ -104,6 +139,22 @@ pub fn run(options: &UpOptions) -> Result<()> {
         });
     pipeline.shutdown();
     outcome
+}
+
+/// The database `up` runs the api on, with `--postgres`.
+const DATABASE: &str = "slipstream";
+
+/// The cluster in `<dir>/postgres`, with the api's database created on its first run.
+fn start_postgres(options: &UpOptions) -> Result<Postgres> {
+    let postgres = Postgres::start_in(&options.dir.join("postgres"), options.postgres_port)?;
+    let exists = postgres.psql(
+        "postgres",
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+    )?;
+    if exists.is_empty() {
+        postgres.create_database(DATABASE)?;
+    }
+    Ok(postgres)
 }
 
 fn credentials_path(options: &UpOptions) -> PathBuf {
@@ -125,28 +176,35 @@ fn dev_keys(options: &UpOptions) -> Result<DevKeys> {
 /// The api, the producer and the consumers, found next to this executable before anything
 /// starts, so a missing build fails at once rather than after Kafka is up. Every one reads
 /// the key file; the consumers send the write key.
-fn service_specs(options: &UpOptions, keys: &DevKeys) -> Result<Vec<ServiceSpec>> {
+fn service_specs(
+    options: &UpOptions,
+    keys: &DevKeys,
+    database_url: &str,
+) -> Result<Vec<ServiceSpec>> {
     let keys_file = ("AUTH_KEYS_FILE", keys.file.display().to_string());
     let kafka = format!("127.0.0.1:{}", options.kafka_port);
-    let api_url = format!("http://127.0.0.1:{}", options.api_port);
-    let database_url = format!("sqlite://{}", options.dir.join("slipstream.db").display());
-    let mut specs = vec![
-        spec(
-            "api",
-            "api",
-            options.api_port,
-            vec![("DATABASE_URL", database_url), keys_file.clone()],
-        )?,
-        spec(
-            "producer",
-            "producer",
-            options.producer_port,
-            vec![
-                ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
-                keys_file.clone(),
-            ],
-        )?,
-    ];
+    let api_urls: Vec<String> = (options.apis())
+        .map(|(_, port)| format!("http://127.0.0.1:{port}"))
+        .collect();
+    let api_url = api_urls.join(",");
+    let mut specs = Vec::new();
+    for (name, port) in options.apis() {
+        let env = vec![
+            ("DATABASE_URL", database_url.to_owned()),
+            ("DATABASE_APPLICATION_NAME", name.clone()),
+            keys_file.clone(),
+        ];
+        specs.push(spec(&name, "api", port, env)?);
+    }
+    specs.push(spec(
+        "producer",
+        "producer",
+        options.producer_port,
+        vec![
+            ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
+            keys_file.clone(),
+        ],
+    )?);
     for (topic, port) in options.consumers() {
         let env = vec![
             ("TOPIC", topic.to_owned()),
@@ -178,6 +236,7 @@ fn spec(
 
 /// Everything `up` started, in start order.
 struct Pipeline {
+    postgres: Option<Postgres>,
     broker: KafkaBroker,
     services: Vec<Service>,
 }
@@ -235,6 +294,14 @@ impl Pipeline {
                 bail!("{} exited unexpectedly ({status})", service.name());
             }
         }
+        if let Some(postgres) = &mut self.postgres {
+            if !postgres.is_running() {
+                bail!(
+                    "PostgreSQL exited unexpectedly; its log ends with:\n{}",
+                    postgres.log_tail(20)
+                );
+            }
+        }
         if !self.broker.is_running() {
             bail!(
                 "Kafka exited unexpectedly; its log ends with:\n{}",
@@ -245,14 +312,19 @@ impl Pipeline {
     }
 
     /// Stops the services that feed others first: producer and consumers together (they
-    /// flush and commit), then the api they talk to, then Kafka.
+    /// flush and commit), then the api replicas they talk to, then Kafka and PostgreSQL.
     fn shutdown(&mut self) {
-        let (api, feeders): (Vec<_>, Vec<_>) =
-            self.services.drain(..).partition(|s| s.name() == "api");
+        let (api, feeders): (Vec<_>, Vec<_>) = (self.services.drain(..))
+            .partition(|s| s.name() == "api" || s.name().starts_with("api-"));
         stop_together(feeders);
         stop_together(api);
         if let Err(error) = self.broker.stop() {
             notice(&format!("{error:#}"));
+        }
+        if let Some(postgres) = &mut self.postgres {
+            if let Err(error) = postgres.stop(STOP_TIMEOUT) {
+                notice(&format!("{error:#}"));
+            }
         }
         notice("all stopped");
     }
@@ -281,7 +353,9 @@ fn print_summary(options: &UpOptions, broker: &KafkaBroker, credentials: &std::p
         .unwrap_or_default();
     println!();
     println!("Slipstream is running. Stop it with Ctrl-C.");
-    println!("  api       http://127.0.0.1:{}", options.api_port);
+    for (name, port) in options.apis() {
+        println!("  {name:<9} http://127.0.0.1:{port}");
+    }
     println!("  producer  http://127.0.0.1:{}", options.producer_port);
     for (topic, port) in options.consumers() {
         println!("  consumer  http://127.0.0.1:{port}/health   (topic {topic})");

@@ -1,11 +1,12 @@
 //! The README's run command: `slipstream-dev up` brings the whole pipeline up, a record posted
-//! to the producer is readable from the api within a second, and Ctrl-C stops every process
-//! it started. Needs the service binaries (`cargo build --bins`), as the command itself does.
+//! to the producer is readable from the api (from every replica, with `--postgres
+//! --api-replicas 2`) within a second, and Ctrl-C stops every process it started. Needs the
+//! service binaries (`cargo build --bins`), as the command itself does.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,26 @@ use slipstream_devkit::process::{children_of, is_alive};
 
 #[test]
 fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
+    up_runs_and_stops(&[], 1, "kafka, api, producer and three consumers");
+}
+
+#[test]
+fn up_runs_two_api_replicas_on_postgres_and_ctrl_c_stops_everything_it_started() {
+    up_runs_and_stops(
+        &["--postgres", "--api-replicas", "2"],
+        2,
+        "postgres, kafka, two apis, producer and three consumers",
+    );
+}
+
+/// Runs `slipstream-dev up` with `extra` arguments, expecting `apis` api replicas, and checks
+/// what a user of the command sees.
+fn up_runs_and_stops(extra: &[&str], apis: u16, processes: &str) {
+    // One whole pipeline at a time: the ports below are chosen per process.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = tempfile::tempdir().expect("temp dir");
-    let [kafka, api, producer, consumers] = ports_outside_the_ephemeral_range();
+    let [kafka, api, producer, consumers, postgres] = ports_outside_the_ephemeral_range();
     let mut up = Command::new(env!("CARGO_BIN_EXE_slipstream-dev"))
         .args([
             "up",
@@ -29,6 +48,8 @@ fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
             "--consumer-port",
             &consumers.to_string(),
         ])
+        .args(extra)
+        .args(["--postgres-port", &postgres.to_string()])
         .arg("--dir")
         .arg(dir.path())
         .env("LOG_FORMAT", "json")
@@ -52,11 +73,8 @@ fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
         assert!(Instant::now() < deadline, "the pipeline did not come up");
     }
     let children = children_of(up.id());
-    assert_eq!(
-        children.len(),
-        6,
-        "kafka, api, producer and three consumers: {children:?}"
-    );
+    let expected = 5 + usize::from(apis) + extra.contains(&"--postgres") as usize;
+    assert_eq!(children.len(), expected, "{processes}: {children:?}");
 
     // `up` wrote a key per scope, by the names of SPEC §9, and nothing answers without one.
     let credentials =
@@ -80,12 +98,14 @@ fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
         202
     );
     let accepted = Instant::now();
-    while request(api, "GET", "/users/1", "", Some(&read)) != 200 {
-        assert!(
-            accepted.elapsed() < Duration::from_secs(1),
-            "not readable from the api within a second"
-        );
-        thread::sleep(Duration::from_millis(20));
+    for replica in api..api + apis {
+        while request(replica, "GET", "/users/1", "", Some(&read)) != 200 {
+            assert!(
+                accepted.elapsed() < Duration::from_secs(1),
+                "not readable from the api on {replica} within a second"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     let interrupted = Command::new("kill")
@@ -101,15 +121,15 @@ fn up_runs_the_pipeline_and_ctrl_c_stops_everything_it_started() {
     );
 }
 
-/// Kafka's, the api's and the producer's ports, then the first of three for the consumers:
-/// free, distinct, and below the ephemeral range, so no port the command picks for itself
-/// (Kafka's controller) can land on one of them.
-fn ports_outside_the_ephemeral_range() -> [u16; 4] {
+/// Kafka's, the api's (and the next two, for replicas) and the producer's ports, the first of
+/// three for the consumers, and PostgreSQL's: free, distinct, and below the ephemeral range,
+/// so no port the command picks for itself (Kafka's controller) can land on one of them.
+fn ports_outside_the_ephemeral_range() -> [u16; 5] {
     let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
     let start = 20_000 + (std::process::id() % 5_000) as u16 * 2;
     let mut candidates = (start..32_000).step_by(4).filter(|&p| (p..p + 3).all(free));
     let mut next = || candidates.next().expect("free ports below 32000");
-    [next(), next(), next(), next()]
+    [next(), next(), next(), next(), next()]
 }
 
 /// A one-shot HTTP/1.0 request on 127.0.0.1 with `key` as its bearer token; returns the
