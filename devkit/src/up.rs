@@ -37,11 +37,13 @@ pub struct UpOptions {
     pub kafka_port: u16,
     #[arg(long, default_value_t = 8098)]
     pub api_port: u16,
-    #[arg(long, default_value_t = 8099)]
-    pub producer_port: u16,
+    /// The producer's port: 8099, or the first after the api replicas' when they need it.
+    #[arg(long)]
+    pub producer_port: Option<u16>,
     /// Health port of the users consumer; the events and coupons consumers take the next two.
-    #[arg(long, default_value_t = 8101)]
-    pub consumer_port: u16,
+    /// 8101, or two after the producer's when the api replicas need the ports before.
+    #[arg(long)]
+    pub consumer_port: Option<u16>,
     /// Where the database and Kafka's data are kept across runs.
     #[arg(long, default_value = ".local")]
     pub dir: PathBuf,
@@ -60,7 +62,31 @@ pub struct UpOptions {
 
 impl UpOptions {
     fn consumers(&self) -> impl Iterator<Item = (&'static str, u16)> + '_ {
-        TOPICS.into_iter().zip(self.consumer_port..)
+        TOPICS.into_iter().zip(self.consumer_port()..)
+    }
+
+    /// The ports after `--api-port` that the replicas take.
+    fn api_ports(&self) -> std::ops::Range<u16> {
+        self.api_port..self.api_port.saturating_add(self.api_replicas)
+    }
+
+    fn producer_port(&self) -> u16 {
+        self.producer_port
+            .unwrap_or_else(|| match self.api_ports().contains(&8099) {
+                true => self.api_ports().end,
+                false => 8099,
+            })
+    }
+
+    fn consumer_port(&self) -> u16 {
+        self.consumer_port.unwrap_or_else(|| {
+            let taken =
+                |port: u16| self.api_ports().contains(&port) || port == self.producer_port();
+            match (8101..8101 + TOPICS.len() as u16).any(taken) {
+                true => self.producer_port() + 2,
+                false => 8101,
+            }
+        })
     }
 
     /// Each api replica's name and port.
@@ -199,7 +225,7 @@ fn service_specs(
     specs.push(spec(
         "producer",
         "producer",
-        options.producer_port,
+        options.producer_port(),
         vec![
             ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
             keys_file.clone(),
@@ -356,7 +382,7 @@ fn print_summary(options: &UpOptions, broker: &KafkaBroker, credentials: &std::p
     for (name, port) in options.apis() {
         println!("  {name:<9} http://127.0.0.1:{port}");
     }
-    println!("  producer  http://127.0.0.1:{}", options.producer_port);
+    println!("  producer  http://127.0.0.1:{}", options.producer_port());
     for (topic, port) in options.consumers() {
         println!("  consumer  http://127.0.0.1:{port}/health   (topic {topic})");
     }
@@ -367,4 +393,44 @@ fn print_summary(options: &UpOptions, broker: &KafkaBroker, credentials: &std::p
         credentials.display()
     );
     println!();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        up: UpOptions,
+    }
+
+    fn ports(args: &[&str]) -> (Vec<u16>, u16, u16) {
+        let up = Cli::parse_from(["up"].iter().chain(args)).up;
+        let apis = up.apis().map(|(_, port)| port).collect();
+        (apis, up.producer_port(), up.consumer_port())
+    }
+
+    #[test]
+    fn replicas_take_the_ports_after_the_api_and_the_others_make_room() {
+        assert_eq!(ports(&[]), (vec![8098], 8099, 8101));
+        assert_eq!(
+            ports(&["--api-replicas", "2"]),
+            (vec![8098, 8099], 8100, 8101)
+        );
+        assert_eq!(
+            ports(&["--api-replicas", "4"]),
+            (vec![8098, 8099, 8100, 8101], 8102, 8104)
+        );
+        assert_eq!(
+            ports(&["--api-replicas", "2", "--api-port", "18098"]),
+            (vec![18098, 18099], 8099, 8101)
+        );
+        assert_eq!(
+            ports(&["--api-replicas", "3", "--producer-port", "9000"]),
+            (vec![8098, 8099, 8100], 9000, 8101)
+        );
+    }
 }

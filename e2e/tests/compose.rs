@@ -430,3 +430,88 @@ fn the_readme_documents_every_setting_of_every_binary() {
         }
     }
 }
+
+/// `compose.yaml` with `compose.postgres.yaml` on top, merged as compose merges files:
+/// mappings key by key, anything else replaced.
+fn with_postgres() -> Value {
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Mapping(base), Value::Mapping(over)) => {
+                for (key, value) in over {
+                    match base.get_mut(key) {
+                        Some(existing) => merge(existing, value),
+                        None => {
+                            base.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+            (base, over) => *base = over.clone(),
+        }
+    }
+    let mut compose = yaml("compose.yaml");
+    merge(&mut compose, &yaml("compose.postgres.yaml"));
+    compose
+}
+
+#[test]
+fn the_postgres_override_runs_two_api_replicas_the_consumers_spread_over() {
+    let compose = with_postgres();
+    let services = built_services(&compose);
+    for built in &services {
+        parse(built).unwrap_or_else(|e| panic!("{}: {e}", built.name));
+    }
+    let apis: Vec<&Built> = services.iter().filter(|s| s.bin == "api").collect();
+    assert_eq!(apis.len(), 2, "two replicas");
+    let postgres = &compose["services"]["postgres"];
+    assert!(
+        !postgres["healthcheck"].is_null(),
+        "PostgreSQL has a health check"
+    );
+    let user = scalar(&postgres["environment"]["POSTGRES_USER"]);
+    let database = scalar(&postgres["environment"]["POSTGRES_DB"]);
+    let mut names = BTreeSet::new();
+    for api in &apis {
+        let url = &api.env["DATABASE_URL"];
+        assert!(
+            url.starts_with(&format!("postgres://{user}:${{"))
+                && url.ends_with(&format!("@postgres:5432/{database}")),
+            "{}: {url}",
+            api.name
+        );
+        assert_eq!(
+            api.service["depends_on"]["postgres"]["condition"].as_str(),
+            Some("service_healthy"),
+            "{}",
+            api.name
+        );
+        assert!(names.insert(api.env["DATABASE_APPLICATION_NAME"].clone()));
+        assert!(!api.service["healthcheck"].is_null(), "{}", api.name);
+    }
+    let all_apis: Vec<String> = apis
+        .iter()
+        .map(|api| format!("http://{}:{}", api.name, port(api)))
+        .collect();
+    for consumer in services.iter().filter(|s| s.bin == "consumer") {
+        let urls: Vec<&str> = consumer.env["API_URL"].split(',').collect();
+        assert_eq!(urls, all_apis, "{}", consumer.name);
+        for api in &apis {
+            assert!(
+                !consumer.service["depends_on"][api.name.as_str()].is_null(),
+                "{} waits for {}",
+                consumer.name,
+                api.name
+            );
+        }
+    }
+    let published: BTreeSet<String> = apis
+        .iter()
+        .flat_map(|api| api.service["ports"].as_sequence().into_iter().flatten())
+        .map(scalar)
+        .collect();
+    assert_eq!(published.len(), 2, "each replica on a port of its own");
+    assert!(
+        compose["volumes"].get("postgres-data").is_some(),
+        "the database outlives its container"
+    );
+}
