@@ -70,6 +70,55 @@ async fn an_api_sigkilled_mid_stream_loses_and_duplicates_nothing() {
     assert_all_stored_once(&pipeline, &ledger).await;
 }
 
+/// Two api replicas on PostgreSQL, one SIGKILLed mid-stream and started again later: the
+/// consumers carry on with the other, every record answered 202 is stored once, and the
+/// restarted replica recommends what the other does.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_replica_sigkilled_mid_stream_loses_nothing_and_catches_up_with_the_other() {
+    let mut pipeline = Pipeline::start_with(Options::default().two_apis_on_postgres()).await;
+    let mut ledger = references(&pipeline).await;
+    let load = Load::start(&pipeline, FIRST_COUPON);
+    load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
+    pipeline.kill("api-2");
+    load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
+    pipeline.restart("api-2").await;
+    load.until_accepted(BATCHES_BETWEEN_FAULTS).await;
+    ledger.merge(load.finish().await);
+    assert_all_stored_once(&pipeline, &ledger).await;
+
+    let urls: std::collections::BTreeMap<String, String> = pipeline.urls().into_iter().collect();
+    let users = ledger.users();
+    eventually(
+        "the restarted replica recommends what the other does",
+        Duration::from_secs(5),
+        || async {
+            let mut answers = Vec::new();
+            for api in ["api", "api-2"] {
+                answers.push(recommendations(&pipeline, &urls[api], &users).await);
+            }
+            answers[0] == answers[1]
+        },
+    )
+    .await;
+}
+
+/// Each user's recommendations as the api at `url` answers them, without the time made.
+async fn recommendations(pipeline: &Pipeline, url: &str, users: &[i64]) -> Vec<serde_json::Value> {
+    let mut answers = Vec::new();
+    for user in users {
+        let response = pipeline
+            .http
+            .get(format!("{url}/recommendation/{user}?limit=20"))
+            .send()
+            .await
+            .expect("the api answers");
+        let mut answer: serde_json::Value = response.json().await.expect("JSON");
+        answer["generated_at"] = serde_json::Value::Null;
+        answers.push(answer);
+    }
+    answers
+}
+
 /// The producer answers 503 while the broker is down and the client sends the same records
 /// again; once the broker is back, every record arrives, once.
 #[tokio::test(flavor = "multi_thread")]

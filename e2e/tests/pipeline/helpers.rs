@@ -43,6 +43,7 @@ struct Spec {
 #[derive(Default)]
 pub struct Options {
     own_broker: bool,
+    two_apis_on_postgres: bool,
     env: Vec<(String, &'static str, String)>,
 }
 
@@ -51,6 +52,13 @@ impl Options {
     /// so that the test may stop it without disturbing the others.
     pub fn own_broker(mut self) -> Self {
         self.own_broker = true;
+        self
+    }
+
+    /// Runs two api replicas, `api` and `api-2`, on a PostgreSQL database of the pipeline's
+    /// own (on the server the test binary shares); the consumers forward to both.
+    pub fn two_apis_on_postgres(mut self) -> Self {
+        self.two_apis_on_postgres = true;
         self
     }
 
@@ -86,7 +94,10 @@ impl Pipeline {
         let (api_port, producer_port) = (free_port(), free_port());
         let api_url = format!("http://127.0.0.1:{api_port}");
         let producer_url = format!("http://127.0.0.1:{producer_port}");
-        let database = format!("sqlite://{}", dir.path().join("api.db").display());
+        let database = match options.two_apis_on_postgres {
+            true => slipstream_devkit::shared_database(),
+            false => format!("sqlite://{}", dir.path().join("api.db").display()),
+        };
         let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
         let keys_file = ("AUTH_KEYS_FILE", keys.file.display().to_string());
         let kafka = vec![
@@ -94,25 +105,39 @@ impl Pipeline {
             ("TOPIC_PREFIX", prefix.clone()),
             keys_file.clone(),
         ];
-        let mut specs = vec![
-            Spec {
-                name: "api".into(),
+        let mut apis = vec![Spec {
+            name: "api".into(),
+            bin: "api",
+            port: api_port,
+            env: vec![("DATABASE_URL", database.clone()), keys_file.clone()],
+        }];
+        if options.two_apis_on_postgres {
+            apis.push(Spec {
+                name: "api-2".into(),
                 bin: "api",
-                port: api_port,
-                env: vec![("DATABASE_URL", database), keys_file],
-            },
-            Spec {
-                name: "producer".into(),
-                bin: "producer",
-                port: producer_port,
-                env: kafka.clone(),
-            },
-        ];
+                port: free_port(),
+                env: vec![
+                    ("DATABASE_URL", database),
+                    ("DATABASE_APPLICATION_NAME", "api-2".into()),
+                    keys_file,
+                ],
+            });
+        }
+        let forward_to: Vec<String> = (apis.iter())
+            .map(|api| format!("http://127.0.0.1:{}", api.port))
+            .collect();
+        let mut specs = apis;
+        specs.extend([Spec {
+            name: "producer".into(),
+            bin: "producer",
+            port: producer_port,
+            env: kafka.clone(),
+        }]);
         for topic in ["users", "events", "coupons"] {
             let mut env = kafka.clone();
             env.extend([
                 ("TOPIC", topic.to_owned()),
-                ("API_URL", api_url.clone()),
+                ("API_URL", forward_to.join(",")),
                 ("API_KEY", keys.key(Scope::Write).to_owned()),
             ]);
             specs.push(Spec {

@@ -56,6 +56,11 @@ impl Ledger {
             .insert(i32::try_from(partition).expect("a partition number"));
     }
 
+    /// The users accepted.
+    pub fn users(&self) -> Vec<i64> {
+        self.users.iter().copied().collect()
+    }
+
     pub fn merge(&mut self, other: Ledger) {
         self.users.extend(other.users);
         self.events.extend(other.events);
