@@ -75,9 +75,14 @@ pub(super) async fn count_bets(conn: &mut Conn<'_>, bets: &[Bet]) -> Result<()> 
     }
     let mut tallies: Vec<(Id, Tally)> = tallies.into_iter().collect();
     tallies.sort_unstable_by_key(|(user, _)| *user);
+    store_tallies(conn, &tallies).await
+}
+
+/// Writes whole tallies over the stored ones.
+async fn store_tallies(conn: &mut Conn<'_>, tallies: &[(Id, Tally)]) -> Result<()> {
     let rows: Vec<(Id, String)> = tallies
-        .into_iter()
-        .map(|(user, tally)| Ok((user, serde_json::to_string(&tally)?)))
+        .iter()
+        .map(|(user, tally)| Ok((*user, serde_json::to_string(tally)?)))
         .collect::<Result<_, serde_json::Error>>()
         .map_err(anyhow::Error::from)?;
     insert_values!(
@@ -109,18 +114,7 @@ pub(super) async fn write_counts(
     tallies: &[(Id, Tally)],
     popularity: &[(Id, u32)],
 ) -> Result<()> {
-    let rows: Vec<(Id, String)> = tallies
-        .iter()
-        .map(|(user, tally)| Ok((*user, serde_json::to_string(tally)?)))
-        .collect::<Result<_, serde_json::Error>>()
-        .map_err(anyhow::Error::from)?;
-    insert_values!(
-        conn,
-        "INSERT INTO user_bets (user_id, tally) ",
-        rows,
-        " ON CONFLICT (user_id) DO UPDATE SET tally = excluded.tally",
-        |row, (user, tally)| row.push_bind(*user).push_bind(tally)
-    );
+    store_tallies(conn, tallies).await?;
     insert_values!(
         conn,
         "INSERT INTO event_popularity (event_id, selections) ",

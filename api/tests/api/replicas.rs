@@ -117,11 +117,13 @@ async fn a_replica_whose_connections_drop_mid_stream_ends_as_a_fresh_rebuild() {
         );
         async move {
             loop {
-                let status = app.post("/coupons", &body).await.status();
+                let response = app.post("/coupons", &body).await;
+                let status = response.status();
                 if status == StatusCode::CREATED {
                     return;
                 }
-                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "only retryable");
+                let problem = response.text().await.unwrap_or_default();
+                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -129,8 +131,12 @@ async fn a_replica_whose_connections_drop_mid_stream_ends_as_a_fresh_rebuild() {
     let mut terminated = 0;
     let terminate = async {
         let mut db = first.database().await;
-        for _ in 0..5 {
-            tokio::time::sleep(Duration::from_millis(40)).await;
+        // Until five connections were ended: the replica opens new ones as it needs them.
+        for _ in 0..100 {
+            if terminated >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
             let ended: Vec<bool> = sqlx::query_scalar(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                  WHERE datname = current_database() AND application_name = 'second'",
