@@ -14,7 +14,9 @@
 # achieved, the late batches, and the accept latency from each batch's scheduled time),
 # PROFILE (release or debug binaries, default release), STALL_SECS (how long the api may store
 # nothing before the run fails, default 120), RUST_LOG (the services', default warn: the
-# benchmark measures the pipeline, not its logging).
+# benchmark measures the pipeline, not its logging), DATABASE (sqlite, the default, or
+# postgres: the api on a local PostgreSQL started empty), API_REPLICAS (api processes, default
+# 1; more than one needs DATABASE=postgres; the consumers spread their forwards over them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,12 @@ concurrency=${CONCURRENCY:-16}
 offer_rate=${RATE:-}
 profile=${PROFILE:-release}
 stall_secs=${STALL_SECS:-120}
+database=${DATABASE:-sqlite}
+replicas=${API_REPLICAS:-1}
+[[ $database == sqlite || $database == postgres ]] ||
+  { echo "bench-ingest: DATABASE must be sqlite or postgres, not '$database'" >&2; exit 1; }
+[[ $replicas =~ ^[1-9][0-9]*$ ]] ||
+  { echo "bench-ingest: API_REPLICAS must be a whole number, at least 1" >&2; exit 1; }
 bin=target/$profile
 # Checked before the build and the pipeline, not after them by the upload.
 if [[ -n $offer_rate && ! $offer_rate =~ ^[1-9][0-9]*$ ]]; then
@@ -59,11 +67,11 @@ fail() {
 
 now_ns() { date +%s%N; }
 
-# Kafka, api and producer on free ports, then a base with the two ports after it free too
-# (the consumers take three consecutive ones), below Linux's ephemeral range so that no
-# outgoing connection takes one before the consumer binds it.
-read -r kafka_port api_port producer_port consumer_port < <(python3 - <<'PY'
-import random, socket
+# Kafka, PostgreSQL and the producer on free ports, then a base with the ports after it free
+# too (the consumers take three consecutive ones, the api replicas the ones after them),
+# below Linux's ephemeral range so that no outgoing connection takes one before it is bound.
+read -r kafka_port postgres_port producer_port consumer_port < <(REPLICAS=$replicas python3 - <<'PY'
+import os, random, socket
 def bound(port=0):
     s = socket.socket()
     s.bind(("127.0.0.1", port))
@@ -72,13 +80,19 @@ held = [bound() for _ in range(3)]
 while True:
     base = random.randrange(20000, 32000)
     try:
-        held += [bound(base + i) for i in range(3)]
+        held += [bound(base + i) for i in range(3 + int(os.environ["REPLICAS"]))]
         break
     except OSError:
         pass
 print(*[s.getsockname()[1] for s in held[:3]], base)
 PY
 )
+api_port=$((consumer_port + 3))
+api_ports=()
+for ((n = 0; n < replicas; n++)); do api_ports+=($((api_port + n))); done
+database_args=()
+[[ $database == sqlite ]] ||
+  database_args=(--postgres --postgres-port "$postgres_port" --api-replicas "$replicas")
 [[ -n $consumer_port ]] || fail "no free ports found"
 api_url=http://127.0.0.1:$api_port
 producer_url=http://127.0.0.1:$producer_port
@@ -86,6 +100,7 @@ consumer_ports=("$consumer_port" $((consumer_port + 1)) $((consumer_port + 2)))
 
 RUST_LOG=${RUST_LOG:-warn} "$bin/slipstream-dev" up --dir "$run" --kafka-port "$kafka_port" \
   --api-port "$api_port" --producer-port "$producer_port" --consumer-port "$consumer_port" \
+  ${database_args[@]+"${database_args[@]}"} \
   >"$run/up.log" 2>&1 &
 up=$!
 upload=
@@ -103,7 +118,7 @@ trap stop EXIT
 
 echo "== starting the pipeline (log: $run/up.log)"
 deadline=$(($(date +%s) + 300))
-for port in "$api_port" "$producer_port" "${consumer_ports[@]}"; do
+for port in "${api_ports[@]}" "$producer_port" "${consumer_ports[@]}"; do
   until curl -sf -o /dev/null "http://127.0.0.1:$port/ready"; do
     kill -0 "$up" 2>/dev/null || { tail -n 40 "$run/up.log"; fail "slipstream-dev up exited"; }
     (($(date +%s) < deadline)) || fail "port $port did not answer /ready within 300 s"
@@ -125,7 +140,15 @@ counter() {
   { curl -sf -H "authorization: Bearer $SLIPSTREAM_METRICS_KEY" "$url/metrics" || true; } | awk -v name="$name" -v labels="$labels" \
     'index($0, name "{") == 1 && index($0, labels) { n += $NF } END { print n + 0 }'
 }
-created() { counter "$api_url" 'result="created"' slipstream_api_records_total; }
+# Summed over the api replicas: each counts what it stored itself.
+api_counter() {
+  local total=0 port
+  for port in "${api_ports[@]}"; do
+    total=$((total + $(counter "http://127.0.0.1:$port" "$1" slipstream_api_records_total)))
+  done
+  echo "$total"
+}
+created() { api_counter 'result="created"'; }
 dead_lettered() {
   local total=0 port
   for port in "${consumer_ports[@]}"; do
@@ -191,7 +214,7 @@ peak_rss() {
   done
 }
 rss=$(peak_rss)
-rss_of() { awk -v name="$1" '$1 == name { print $2 " MB" }' <<<"$rss"; }
+rss_of() { awk -v name="$1" '$1 == name { list = list sep $2 " MB"; sep = ", " } END { print list }' <<<"$rss"; }
 
 read -r upload_secs p50 p99 < <(awk '$1 == "total" { print $3, $7, $8 }' "$run/upload.txt")
 # From the last accept (the upload's end) to the last record stored; negative when the api
@@ -201,7 +224,7 @@ e2e_secs=$(awk -v u="$upload_secs" -v d="$drain_ns" 'BEGIN { printf "%.3f", u + 
 drain_secs=$(awk -v d="$drain_ns" 'BEGIN { printf "%.3f", d < 0 ? 0 : d / 1e9 }')
 rate=$(awk -v n="$records" -v s="$e2e_secs" 'BEGIN { printf "%.0f", n / s }')
 final=$(created)
-replayed=$(counter "$api_url" 'result="replayed"' slipstream_api_records_total)
+replayed=$(api_counter 'result="replayed"')
 dead=$(dead_lettered)
 
 # With RATE, the upload's lines under its table (`rate:`, `late:`, `accept from schedule:`):
@@ -232,6 +255,7 @@ line() {
 echo
 echo "== summary ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $profile build)"
 line "data set:" "$size: $users users, $events events, $coupons coupons ($records records)"
+line "api:" "$replicas replica(s) on $database"
 line "upload:" "batch $batch, concurrency $concurrency${offer_rate:+, offered at $offer_rate records/s}"
 line "end to end:" "$e2e_secs s from the first post to the last record stored ($drain_secs s after the last accept)"
 line "sustained ingest:" "$rate records/s" "≥ 10,000 records/s over ≥ 1 M records"
