@@ -11,7 +11,7 @@ use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -172,29 +172,54 @@ impl Postgres {
     }
 }
 
+/// The server [`shared_database`] started, kept here so that it is removed at exit.
+static SHARED: Mutex<Option<Postgres>> = Mutex::new(None);
+
 /// URL of a database of its own on the server shared by this process: each call creates
-/// one. The server starts on first use and dies with the process.
+/// one. The server starts on first use; at exit it is killed and its directory removed.
 ///
 /// # Panics
 /// When the server cannot be started or the database created: nothing can be tested then.
 pub fn shared_database() -> String {
-    static SHARED: OnceLock<Result<Mutex<Postgres>, String>> = OnceLock::new();
-    let server = SHARED.get_or_init(|| {
-        Postgres::start()
-            .map(Mutex::new)
-            .map_err(|error| format!("{error:#}"))
+    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
+    let started = STARTED.get_or_init(|| {
+        let server = Postgres::start().map_err(|error| format!("{error:#}"))?;
+        *SHARED.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
+        remove_at_exit();
+        Ok(())
     });
-    let server = match server {
-        Ok(server) => server
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-        Err(error) => panic!("Failed to start PostgreSQL: {error}"),
+    if let Err(error) = started {
+        panic!("Failed to start PostgreSQL: {error}");
+    }
+    let shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(server) = shared.as_ref() else {
+        panic!("The shared PostgreSQL is gone: the process is exiting");
     };
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     match server.create_database(&name) {
         Ok(url) => url,
         Err(error) => panic!("{error:#}"),
     }
+}
+
+/// Statics are never dropped, so without this every test binary would leave its cluster's
+/// directory behind (the server itself dies with its owner anyway).
+#[allow(unsafe_code)]
+fn remove_at_exit() {
+    // SAFETY: atexit only records the address of a function that takes no arguments and
+    // cannot unwind out of it (see `remove_shared`).
+    unsafe {
+        libc::atexit(remove_shared);
+    }
+}
+
+extern "C" fn remove_shared() {
+    // Unwinding into libc would abort; a failed clean-up at exit is not worth that.
+    let _ = std::panic::catch_unwind(|| {
+        let server = SHARED.lock().ok().and_then(|mut shared| shared.take());
+        // Kills the server, then removes its directory.
+        drop(server);
+    });
 }
 
 /// A new cluster in `root/data`, its superuser's new password in `root/password`.
