@@ -56,7 +56,11 @@ impl Postgres {
     /// beside the data, readable by its owner only.
     pub fn start_in(dir: &Path, port: u16) -> Result<Self> {
         fs::create_dir_all(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
-        Self::start_at(dir, port, None)
+        let dir = std::path::absolute(dir)?;
+        if cluster_owner()?.is_some() {
+            let_others_reach(&dir)?;
+        }
+        Self::start_at(&dir, port, None)
     }
 
     fn start_at(root: &Path, port: u16, temp: Option<TempDir>) -> Result<Self> {
@@ -281,9 +285,28 @@ fn initdb(bin: &Path, owner: Option<(u32, u32)>, data: &Path, password: &Path) -
     Ok(())
 }
 
-/// A command that runs as the cluster's owner.
+/// Adds search permission for others to each directory above `dir` that lacks it (never
+/// read permission): the cluster's owner is another account than root's, and a directory it
+/// cannot pass through (a checkout in a private temporary directory) keeps it from its data.
+fn let_others_reach(dir: &Path) -> Result<()> {
+    for ancestor in dir.ancestors().skip(1) {
+        let mode = fs::metadata(ancestor)?.permissions().mode();
+        if mode & 0o001 == 0 {
+            crate::notice(&format!(
+                "letting PostgreSQL's account pass through {} (search permission for others)",
+                ancestor.display()
+            ));
+            fs::set_permissions(ancestor, fs::Permissions::from_mode(mode | 0o001))?;
+        }
+    }
+    Ok(())
+}
+
+/// A command that runs as the cluster's owner, from the root directory, which it can read
+/// whatever the caller's working directory.
 fn command(program: &Path, owner: Option<(u32, u32)>) -> Command {
     let mut command = Command::new(program);
+    command.current_dir("/");
     if let Some((uid, gid)) = owner {
         command.uid(uid).gid(gid);
     }
