@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace against real Kafka brokers, real processes and real SQLite
-# files, then the api's tests against a real PostgreSQL. Each test binary starts (and stops)
+# files, then the api's and the pipeline's tests against a real PostgreSQL. Each test binary starts (and stops)
 # its own broker and server on 127.0.0.1 through the devkit, fetching the pinned Kafka jars
 # from Maven Central on first use.
 set -euo pipefail
@@ -28,9 +28,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
-# The api's HTTP tests once more with the api on PostgreSQL: a throwaway server from Debian's
-# package (`apt-get install postgresql`), started by the devkit.
-TEST_DATABASE=postgres cargo test --package api --test api "$@" 2>&1 | tee -a "$log" || status=$?
+# The api's HTTP tests and the end-to-end pipeline and crash tests once more with the api on
+# PostgreSQL: a throwaway server from Debian's package (`apt-get install postgresql`), started
+# by the devkit.
+for tests in "api --test api" "slipstream-e2e --test pipeline --test crash"; do
+  # shellcheck disable=SC2086 # a package and its test targets, split on purpose
+  TEST_DATABASE=postgres cargo test --package $tests "$@" 2>&1 | tee -a "$log" || status=$?
+done
 # One closing line over all test binaries (cargo ends on the last crate's doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

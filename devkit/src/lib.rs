@@ -24,7 +24,7 @@ pub use http::wait_for_http;
 pub use kafka::{shared_broker, KafkaBroker, KafkaOptions};
 pub use keys::DevKeys;
 pub use ports::free_port;
-pub use postgres::{shared_database, Postgres};
+pub use postgres::{shared_database, test_database, tests_on_postgres, Postgres};
 pub use process::{Logs, Service};
 pub use wait::eventually;
 

@@ -206,6 +206,22 @@ pub fn shared_database() -> String {
     }
 }
 
+/// Whether the tests run the api on PostgreSQL: `TEST_DATABASE=postgres`, as the second pass
+/// of `scripts/test.sh` sets it.
+pub fn tests_on_postgres() -> bool {
+    std::env::var("TEST_DATABASE").is_ok_and(|database| database == "postgres")
+}
+
+/// The `DATABASE_URL` of a test's api: an SQLite file in `dir`, or with
+/// `TEST_DATABASE=postgres` a database of its own on the server this process shares. Either
+/// way it outlives restarts of the api, so tests hold both backends to one contract.
+pub fn test_database(dir: &Path) -> String {
+    match tests_on_postgres() {
+        true => shared_database(),
+        false => format!("sqlite://{}", dir.join("api.db").display()),
+    }
+}
+
 /// Statics are never dropped, so without this every test binary would leave its cluster's
 /// directory behind (the server itself dies with its owner anyway).
 #[allow(unsafe_code)]

@@ -1,5 +1,7 @@
 //! SPEC §7: an acknowledged write survives a crash of the api process. The api binary is
-//! SIGKILLed while writes are in flight and started again on the same database file.
+//! SIGKILLed while writes are in flight and started again on the same database: an SQLite
+//! file, or with `TEST_DATABASE=postgres` a PostgreSQL database, where the api commits with
+//! `synchronous_commit` on.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,15 +18,13 @@ const WRITES: i64 = 400;
 /// The kill comes after this many acknowledgements, with the rest still in flight.
 const KILL_AFTER: usize = 150;
 
-fn start_api(dir: &Path, port: u16) -> Service {
+/// An api on `database`; its logs go to `dir`.
+fn start_api(dir: &Path, database: &str, port: u16) -> Service {
     let mut command = Command::new(workspace_bin("api"));
     command
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("api.db").display()),
-        )
+        .env("DATABASE_URL", database)
         .env("LOG_FORMAT", "json")
         // What is tested is durability across SIGKILL; keys are tested elsewhere.
         .env("AUTH_DISABLED", "true");
@@ -37,12 +37,36 @@ fn start_api(dir: &Path, port: u16) -> Service {
     api
 }
 
-/// An api on a new database in a directory of its own: the directory, port, URL and process.
-fn fresh_api() -> (tempfile::TempDir, u16, String, Service) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let api = start_api(dir.path(), port);
-    (dir, port, format!("http://127.0.0.1:{port}"), api)
+/// An api on a new database (SQLite, or PostgreSQL with `TEST_DATABASE=postgres`), its
+/// logs in a directory of its own.
+struct FreshApi {
+    dir: tempfile::TempDir,
+    database: String,
+    port: u16,
+    url: String,
+    process: Service,
+}
+
+impl FreshApi {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = slipstream_devkit::test_database(dir.path());
+        let port = free_port();
+        let process = start_api(dir.path(), &database, port);
+        let url = format!("http://127.0.0.1:{port}");
+        Self {
+            dir,
+            database,
+            port,
+            url,
+            process,
+        }
+    }
+
+    /// Starts the api again, killed before, on the same database and port.
+    fn restart(&mut self) {
+        self.process = start_api(self.dir.path(), &self.database, self.port);
+    }
 }
 
 /// Runs the load `start` makes, SIGKILLs the api once the load signals, and returns what the
@@ -92,11 +116,12 @@ async fn post_users(url: String, acknowledged: Arc<Notify>) -> BTreeMap<i64, Val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_acknowledged_write_survives_a_sigkill_of_the_api() {
-    let (dir, port, url, mut api) = fresh_api();
-    let stored = kill_during(&mut api, |acked| post_users(url.clone(), acked)).await;
+    let mut api = FreshApi::start();
+    let url = api.url.clone();
+    let stored = kill_during(&mut api.process, |acked| post_users(url.clone(), acked)).await;
     assert!(stored.len() >= KILL_AFTER && stored.len() < WRITES as usize);
 
-    let _api = start_api(dir.path(), port);
+    api.restart();
     let http = reqwest::Client::new();
     for (id, before) in &stored {
         let response = http
@@ -204,7 +229,8 @@ async fn recount(http: &reqwest::Client, url: &str, events: &[i64]) -> BTreeMap<
 /// counts the recommendations are rebuilt from still match the coupons stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sigkill_during_group_commits_loses_no_acknowledged_batch_nor_a_count() {
-    let (dir, port, url, mut api) = fresh_api();
+    let mut api = FreshApi::start();
+    let url = api.url.clone();
     let http = reqwest::Client::new();
     let post = |path: &'static str, body: Value| {
         let request = http.post(format!("{url}{path}")).json(&body).send();
@@ -224,13 +250,13 @@ async fn a_sigkill_during_group_commits_loses_no_acknowledged_batch_nor_a_count(
         events.push(post("/events", event).await);
     }
 
-    let stored = kill_during(&mut api, |acked| {
+    let stored = kill_during(&mut api.process, |acked| {
         post_coupons(url.clone(), events.clone(), acked)
     })
     .await;
     assert!(stored.len() >= KILL_AFTER_BATCHES * COUPONS_PER_BATCH as usize);
 
-    let _api = start_api(dir.path(), port);
+    api.restart();
     for id in &stored {
         let response = http
             .get(format!("{url}/coupons/{id}"))

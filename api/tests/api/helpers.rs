@@ -37,7 +37,7 @@ impl TestApp {
 
     /// Spawns an app whose settings `configure` changed from the test defaults.
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
-        Self::spawn_on(on_postgres(), configure).await
+        Self::spawn_on(slipstream_devkit::tests_on_postgres(), configure).await
     }
 
     /// Spawns an app on SQLite whatever `TEST_DATABASE` says: for what only SQLite has (its
@@ -140,11 +140,6 @@ impl TestApp {
         let stored: Value = response.json().await.expect("JSON");
         stored["id"].as_i64().expect("an id")
     }
-}
-
-/// Whether the tests run the api on PostgreSQL (`TEST_DATABASE=postgres`).
-pub fn on_postgres() -> bool {
-    std::env::var("TEST_DATABASE").is_ok_and(|db| db == "postgres")
 }
 
 fn test_config(database: PathBuf, keys: &DevKeys) -> Config {

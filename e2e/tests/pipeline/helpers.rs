@@ -10,8 +10,8 @@ use slipstream_devkit::{
 use slipstream_runtime::auth::Scope;
 use tempfile::TempDir;
 
-/// A running pipeline on its own topics and database; stopped when dropped, its logs
-/// printed when the test failed.
+/// A running pipeline on its own topics and database (SQLite, or PostgreSQL with
+/// `TEST_DATABASE=postgres`); stopped when dropped, its logs printed when the test failed.
 pub struct Pipeline {
     pub api_url: String,
     pub producer_url: String,
@@ -96,7 +96,7 @@ impl Pipeline {
         let producer_url = format!("http://127.0.0.1:{producer_port}");
         let database = match options.two_apis_on_postgres {
             true => slipstream_devkit::shared_database(),
-            false => format!("sqlite://{}", dir.path().join("api.db").display()),
+            false => slipstream_devkit::test_database(dir.path()),
         };
         let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
         let keys_file = ("AUTH_KEYS_FILE", keys.file.display().to_string());
