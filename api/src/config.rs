@@ -68,6 +68,18 @@ pub struct Config {
     #[arg(long, env, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub count_flush_coupons: u32,
 
+    /// On PostgreSQL, how often this replica reads what the others committed, in
+    /// milliseconds: SPEC §10 wants a write in every replica's recommendations within a
+    /// second, and each read is a query on the shared server.
+    #[arg(long, env, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub feed_poll_ms: u64,
+
+    /// On PostgreSQL, how long the replicas' change feed keeps a row, in seconds. A replica
+    /// that falls further behind (its connections to the database down for longer) rebuilds
+    /// its recommendations from the database instead.
+    #[arg(long, env, default_value_t = 600)]
+    pub feed_retention_secs: u64,
+
     /// Log lines as `json` or `pretty`; JSON unless stdout is a terminal.
     #[arg(long, env, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -81,6 +93,13 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs)
     }
 
+    pub fn feed(&self) -> FeedSettings {
+        FeedSettings {
+            poll: Duration::from_millis(self.feed_poll_ms),
+            retention: Duration::from_secs(self.feed_retention_secs),
+        }
+    }
+
     /// `None` when the periodic pass is off.
     pub fn recommendation_refresh(&self) -> Option<Duration> {
         (self.recommendation_refresh_secs > 0)
@@ -90,6 +109,15 @@ impl Config {
     pub fn database_busy_timeout(&self) -> Duration {
         Duration::from_millis(self.database_busy_timeout_ms)
     }
+}
+
+/// How a replica follows the change feed of a shared database.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedSettings {
+    /// How often it reads the rows the others appended.
+    pub poll: Duration,
+    /// Rows older than this are pruned.
+    pub retention: Duration,
 }
 
 /// SQLite's `synchronous` pragma, as far as it matters in WAL mode.

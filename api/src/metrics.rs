@@ -18,6 +18,8 @@ pub enum Trigger {
     Manual,
     /// The pass retiring ended events and listing held-back ones.
     Periodic,
+    /// A replica found that feed rows it had not applied were pruned.
+    Resync,
 }
 
 impl Trigger {
@@ -28,6 +30,7 @@ impl Trigger {
             Self::Coupon => "coupon",
             Self::Manual => "manual",
             Self::Periodic => "periodic",
+            Self::Resync => "resync",
         }
     }
 }

@@ -111,6 +111,7 @@ impl Application {
             store.clone(),
             recommender.clone(),
             config.count_flush_coupons as usize,
+            config.feed(),
         );
         let state = AppState::new(store.clone(), writer.clone(), recommender.clone());
         Ok(Self {

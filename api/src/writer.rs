@@ -29,6 +29,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::config::FeedSettings;
 use crate::error::{cause_chain, Error, Result};
 use crate::metrics::{self, Trigger};
 use crate::recommendations::{self, Change, Counts, Index, Recommender, Uncounted};
@@ -49,9 +50,9 @@ const GROUP_TARGET: usize = 2_000;
 /// what a commit of a few hundred coupons takes.
 const LINGER: Duration = Duration::from_millis(2);
 
-/// How often the writer reads what other replicas committed, on a shared database: well
-/// within the second SPEC §10 allows for a write to reach every replica.
-const TAIL_EVERY: Duration = Duration::from_millis(100);
+/// How often each replica prunes the feed, at most: its rows are kept for
+/// [`FeedSettings::retention`], not to the minute.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Only a batch of at least this many records waits for others.
 const LINGER_MIN_RECORDS: usize = 100;
@@ -108,8 +109,14 @@ enum Request {
 }
 
 impl Writer {
-    /// Starts the writer task, which writes the counts once `flush_every` new coupons wait.
-    pub fn spawn(store: Store, recommender: Arc<Recommender>, flush_every: usize) -> Self {
+    /// Starts the writer task, which writes the counts once `flush_every` new coupons wait,
+    /// and on a shared database follows the feed as `feed` says.
+    pub fn spawn(
+        store: Store,
+        recommender: Arc<Recommender>,
+        flush_every: usize,
+        feed: FeedSettings,
+    ) -> Self {
         let (requests, queue) = mpsc::channel(QUEUE);
         let task = Task {
             store: store.clone(),
@@ -122,12 +129,15 @@ impl Writer {
             uncounted: Uncounted::default(),
             flush_every,
             applied: 0,
+            resync: false,
             tail: store.is_shared().then(|| {
-                let mut tail =
-                    tokio::time::interval_at(tokio::time::Instant::now() + TAIL_EVERY, TAIL_EVERY);
+                let first = tokio::time::Instant::now() + feed.poll;
+                let mut tail = tokio::time::interval_at(first, feed.poll);
                 tail.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 tail
             }),
+            feed,
+            last_prune: Instant::now(),
         };
         tokio::spawn(task.run());
         Self { requests }
@@ -289,8 +299,13 @@ struct Task {
     flush_every: usize,
     /// The last feed number whose changes the index holds (shared databases only).
     applied: u64,
+    /// Feed rows after `applied` were pruned before this replica read them: only a rebuild
+    /// brings the index up to date, and nothing is applied until one starts.
+    resync: bool,
     /// When to read the feed next; `None` when the database is not shared.
     tail: Option<tokio::time::Interval>,
+    feed: FeedSettings,
+    last_prune: Instant,
 }
 
 impl Task {
@@ -305,6 +320,7 @@ impl Task {
                     }
                     () = tick(&mut self.tail) => {
                         self.catch_up(u64::MAX).await;
+                        self.prune().await;
                         continue;
                     }
                     request = self.queue.recv() => match request {
@@ -454,9 +470,10 @@ impl Task {
 
     /// Applies what other replicas committed, up to feed number `upto`, in feed order. A
     /// read that fails (the connection dropped) is tried again at the next tick, from the
-    /// same number: nothing is skipped.
+    /// same number: nothing is skipped. Rows missing after `applied` were pruned (numbers
+    /// have no gaps, and pruning keeps the newest row): the index is rebuilt instead.
     async fn catch_up(&mut self, upto: u64) {
-        while self.applied < upto {
+        while !self.resync && self.applied < upto {
             let rows = match self.store.feed_since(self.applied, upto).await {
                 Ok(rows) => rows,
                 Err(error) => {
@@ -464,12 +481,40 @@ impl Task {
                     return;
                 }
             };
-            if rows.is_empty() {
-                return;
+            match rows.first() {
+                // Nothing committed after `applied`; below `u64::MAX`, `upto` was committed.
+                None if upto == u64::MAX => return,
+                Some(&(first, _)) if first == self.applied + 1 => {}
+                _ => {
+                    tracing::warn!(
+                        applied = self.applied,
+                        "Feed rows this replica had not read were pruned; rebuilding the recommendations."
+                    );
+                    self.resync = true;
+                    break;
+                }
             }
             for (seq, changes) in rows {
                 self.apply(seq, changes);
                 self.applied = seq;
+            }
+        }
+        if self.resync && self.build.is_none() {
+            self.start_build(Trigger::Resync, Vec::new()).await;
+        }
+    }
+
+    /// Deletes the feed's rows older than its retention, every [`PRUNE_EVERY`] at most; a
+    /// failure waits for the next time.
+    async fn prune(&mut self) {
+        if self.last_prune.elapsed() < self.feed.retention.min(PRUNE_EVERY) {
+            return;
+        }
+        self.last_prune = Instant::now();
+        match self.store.prune_feed(self.feed.retention).await {
+            Ok(rows) => tracing::debug!(rows, "Pruned the feed."),
+            Err(error) => {
+                tracing::warn!(error = %cause_chain(&error), "Failed to prune the feed; trying again later.");
             }
         }
     }
@@ -530,9 +575,11 @@ impl Task {
                 return;
             }
         };
-        if let Some(position) = position.filter(|_| !self.recommender.is_ready()) {
-            // The first build: the feed up to its snapshot is in it; nothing to read again.
+        if let Some(position) = position.filter(|_| !self.recommender.is_ready() || self.resync) {
+            // The first build, or one replacing an index that missed pruned rows: the feed
+            // up to its snapshot is in it; nothing to read again.
             self.applied = self.applied.max(position);
+            self.resync = false;
         }
         let (done, index) = oneshot::channel();
         let now = Utc::now().timestamp_micros();

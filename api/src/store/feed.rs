@@ -8,6 +8,7 @@
 //! the order of their ids, so that replicas wait for each other rather than deadlock.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use slipstream_model::{Event, Id};
@@ -86,6 +87,23 @@ pub(super) async fn finish_group(conn: &mut Conn<'_>, changes: &[Change]) -> Res
         seq
     });
     Ok(Some(decode(u64::try_from(seq), "feed_head.seq")?))
+}
+
+/// Deletes the rows committed longer than `retention` ago, but never the newest: a replica
+/// behind it still finds a row after the last it applied, so it can tell that it missed some.
+pub(super) async fn prune(conn: &mut Conn<'_>, retention: Duration) -> Result<u64> {
+    let Conn::Postgres(c) = conn else {
+        return Ok(0);
+    };
+    let pruned = sqlx::query(
+        "DELETE FROM feed
+         WHERE seq < (SELECT seq FROM feed_head)
+           AND committed_at < now() - make_interval(secs => $1)",
+    )
+    .bind(retention.as_secs_f64())
+    .execute(&mut **c)
+    .await?;
+    Ok(pruned.rows_affected())
 }
 
 /// The feed number the transaction's snapshot has reached.

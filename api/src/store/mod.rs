@@ -18,6 +18,7 @@ mod feed;
 mod users;
 
 use std::future::Future;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -186,6 +187,17 @@ impl Store {
         }
         let mut pooled = self.pools.reader().await?;
         feed::since(&mut pooled.conn(), after, upto).await
+    }
+
+    /// Prunes the feed's rows older than `retention` (see [`feed::prune`]); how many.
+    pub async fn prune_feed(&self, retention: Duration) -> Result<u64> {
+        if !self.is_shared() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let pruned = feed::prune(&mut tx.conn(), retention).await?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     /// The feed number a snapshot has reached; `None` when the database is not shared.

@@ -49,15 +49,26 @@ impl TestApp {
     /// Spawns an app on a PostgreSQL database of its own whatever `TEST_DATABASE` says: for
     /// what only a database several replicas share has.
     pub async fn spawn_on_postgres() -> Self {
-        Self::spawn_on(true, |_| {}).await
+        Self::spawn_on_postgres_with(|_| {}).await
+    }
+
+    /// [`Self::spawn_on_postgres`] with settings `configure` changed from the test defaults.
+    pub async fn spawn_on_postgres_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(true, configure).await
     }
 
     /// Another app (a replica) on this app's database, its connections named `name`.
     pub async fn replica(&self, name: &str) -> Self {
+        self.replica_with(name, |_| {}).await
+    }
+
+    /// A replica whose settings `configure` changed from the test defaults.
+    pub async fn replica_with(&self, name: &str, configure: impl FnOnce(&mut Config)) -> Self {
         let url = self.config.database_url.clone();
         Self::spawn_on(false, |config| {
             config.database_url = url;
             config.database_application_name = name.to_owned();
+            configure(config);
         })
         .await
     }
@@ -155,6 +166,8 @@ fn test_config(database: PathBuf, keys: &DevKeys) -> Config {
         request_timeout_secs: 30,
         recommendation_refresh_secs: 0,
         count_flush_coupons: 20_000,
+        feed_poll_ms: 100,
+        feed_retention_secs: 600,
         log_format: None,
         edge: EdgeArgs {
             auth: AuthArgs::keys(&keys.file),

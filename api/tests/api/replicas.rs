@@ -192,3 +192,40 @@ async fn coupons_of_the_same_users_through_two_replicas_are_all_counted() {
     let fresh = first.replica("fresh").await;
     agreed(&[&first, &second, &fresh], &users, Duration::from_secs(1)).await;
 }
+
+/// The first replica prunes every feed row it can at once; the second reads the feed only
+/// when it commits. So when it does, the rows it had not read are gone, and it rebuilds.
+#[tokio::test]
+async fn a_replica_that_missed_pruned_feed_rows_rebuilds_and_answers_as_a_fresh_rebuild() {
+    let first = TestApp::spawn_on_postgres_with(|config| config.feed_retention_secs = 0).await;
+    let second = first
+        .replica_with("second", |config| config.feed_poll_ms = 3_600_000)
+        .await;
+    let fan = first.create("/users", &user()).await;
+    let mut events = Vec::new();
+    for sport in ["Football", "Tennis", "Tennis"] {
+        events.push(first.create("/events", &event(sport)).await);
+    }
+    first.create("/coupons", &coupon(fan, &[events[1]])).await;
+    let mut db = first.database().await;
+    let started = Instant::now();
+    loop {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM feed")
+            .fetch_one(&mut db)
+            .await
+            .expect("counted");
+        if rows == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{rows} feed rows are left; pruning keeps only the newest"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    second.create("/users", &user()).await;
+    let fresh = first.replica("fresh").await;
+    let answers = agreed(&[&first, &second, &fresh], &[fan], Duration::from_secs(5)).await;
+    assert_eq!(answers[0]["strategy"], "favourite_sport", "{}", answers[0]);
+}
