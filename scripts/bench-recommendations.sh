@@ -9,7 +9,10 @@
 #   scripts/bench-recommendations.sh [small|m]     default m (100k users, 10k events, 1M coupons)
 #
 # Settings: DURATION (wrk, default 15s), UPLOADS (freshness rounds, default 100),
-# PROFILE (release or debug binaries, default release).
+# PROFILE (release or debug binaries, default release), DATABASE (sqlite, the default, or
+# postgres: a local PostgreSQL the devkit starts, loaded once and kept), API_REPLICAS (with
+# postgres: more than one also measures GET /recommendation spread over that many replicas,
+# against the same load on the first alone, in the same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,13 +20,22 @@ size=${1:-m}
 duration=${DURATION:-15s}
 uploads=${UPLOADS:-100}
 profile=${PROFILE:-release}
+database=${DATABASE:-sqlite}
+replicas=${API_REPLICAS:-1}
 bin=target/$profile
+[[ $database == sqlite || $database == postgres ]] ||
+  { echo "bench-recommendations: DATABASE must be sqlite or postgres, not '$database'" >&2; exit 1; }
+[[ $replicas =~ ^[1-9][0-9]*$ ]] ||
+  { echo "bench-recommendations: API_REPLICAS must be a whole number, at least 1" >&2; exit 1; }
+[[ $replicas == 1 || $database == postgres ]] ||
+  { echo "bench-recommendations: several api replicas share a database: DATABASE=postgres" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 if [[ $profile == release ]]; then
-  cargo build --release -p api -p dummy-data -p slipstream-runtime --bins --example bare-axum
+  cargo build --release -p api -p dummy-data -p slipstream-runtime -p slipstream-devkit --bins --example bare-axum
 else
-  cargo build -p api -p dummy-data -p slipstream-runtime --bins --example bare-axum
+  cargo build -p api -p dummy-data -p slipstream-runtime -p slipstream-devkit --bins --example bare-axum
 fi
 
 work=.local/bench/$size
@@ -32,10 +44,33 @@ mkdir -p "$work"
 [[ -s $data/coupons.jsonl ]] || "$bin/dummy-data" generate --size "$size" --seed 1 --out "$data"
 # A load of M takes minutes; a database loaded from the same files is reused (the
 # freshness rounds add a few hundred records to it, which changes nothing measured).
-if [[ ! -s $work/api.db || $data/coupons.jsonl -nt $work/api.db ]]; then
-  rm -f "$work"/api.db*
-  echo "== loading $data"
-  "$bin/api-import" --database-url "sqlite://$work/api.db" "$data"
+postgres=
+if [[ $database == postgres ]]; then
+  loaded=$work/postgres/loaded
+  [[ -e $loaded && ! $data/coupons.jsonl -nt $loaded ]] || rm -rf "$work/postgres"
+  rm -f "$work/postgres/database.env"
+  "$bin/slipstream-dev" postgres --dir "$work/postgres" --port "$(free_port)" >"$work/postgres.log" 2>&1 &
+  postgres=$!
+  until [[ -s $work/postgres/database.env ]]; do
+    kill -0 $postgres 2>/dev/null || { cat "$work/postgres.log"; exit 1; }
+    sleep 0.1
+  done
+  # shellcheck disable=SC1091 # written by slipstream-dev
+  source "$work/postgres/database.env"
+  database_url=$DATABASE_URL
+  unset DATABASE_URL
+  if [[ ! -e $loaded ]]; then
+    echo "== loading $data into PostgreSQL"
+    "$bin/api-import" --database-url "$database_url" "$data"
+    touch "$loaded"
+  fi
+else
+  database_url=sqlite://$work/api.db
+  if [[ ! -s $work/api.db || $data/coupons.jsonl -nt $work/api.db ]]; then
+    rm -f "$work"/api.db*
+    echo "== loading $data"
+    "$bin/api-import" --database-url "$database_url" "$data"
+  fi
 fi
 
 # Authentication on, as in production: a recommend key for the readers (a front end's key,
@@ -47,22 +82,29 @@ recommend_key=$(key recommend)
 admin_key=$(key admin)
 write_key=$(key write)
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 url=http://127.0.0.1:$port
-# Starts the api on $port with the environment given; sets $api.
+# Starts an api replica (1 on $port, the others on ports of their own) with the environment
+# given, and waits until it is ready; sets $api (its process) and $api_url.
 start_api() {
-  env "$@" HOST=127.0.0.1 PORT=$port DATABASE_URL="sqlite://$work/api.db" RECOMMENDATION_REFRESH_SECS=0 \
-    LOG_FORMAT=json RUST_LOG=warn "$bin/api" >"$work/api.log" 2>&1 &
+  local replica=$1 replica_port=$port
+  shift
+  [[ $replica == 1 ]] || replica_port=$(free_port)
+  env "$@" HOST=127.0.0.1 PORT="$replica_port" DATABASE_URL="$database_url" \
+    DATABASE_APPLICATION_NAME="bench-api-$replica" RECOMMENDATION_REFRESH_SECS=0 \
+    LOG_FORMAT=json RUST_LOG=warn "$bin/api" >"$work/api-$replica.log" 2>&1 &
   api=$!
-  until curl -sf "$url/ready" >/dev/null; do
-    kill -0 $api 2>/dev/null || { cat "$work/api.log"; exit 1; }
+  api_url=http://127.0.0.1:$replica_port
+  until curl -sf "$api_url/ready" >/dev/null; do
+    kill -0 $api 2>/dev/null || { cat "$work/api-$replica.log"; exit 1; }
     sleep 0.02
   done
 }
 bare=
-trap 'kill $api $bare 2>/dev/null || true' EXIT
+others=()
+trap 'kill $api $bare ${others[*]} $postgres 2>/dev/null || true' EXIT
 started=$(date +%s%N)
-start_api AUTH_KEYS_FILE="$keys"
+start_api 1 AUTH_KEYS_FILE="$keys"
 ready_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 
 echo "== POST /recommendation/generate, three times, with users posted one after another meanwhile"
@@ -109,6 +151,44 @@ read_bench() {
 wrk_out=$(read_bench "$recommend_key")
 echo "$wrk_out"
 
+# Runs one wrk per URL given at once, the 64 connections shared out among them, and prints
+# their total rate (req/s) and their worst p99 (ms).
+read_together() {
+  local connections=$((64 / $#)) dir n=0
+  dir=$(mktemp -d)
+  for target in "$@"; do
+    n=$((n + 1))
+    AUTHORIZATION="Bearer $recommend_key" USERS=$users wrk -t1 -c$connections -d"$duration" \
+      --latency -s scripts/bench/random-user.lua "$target" >"$dir/$n" &
+  done
+  wait
+  ! grep -qE "Non-2xx|Socket errors" "$dir"/* || { cat "$dir"/*; echo "wrk saw errors"; exit 1; }
+  cat "$dir"/* | awk '/Requests\/sec/ { rate += $2 }
+    $1 == "99%" { ms = $2 ~ /us$/ ? $2 / 1000 : $2 ~ /ms$/ ? $2 + 0 : $2 * 1000; if (ms > p99) p99 = ms }
+    END { printf "%.0f %.2f", rate, p99 }'
+  rm -rf "$dir"
+}
+spread_line=
+if ((replicas > 1)); then
+  echo "== GET /recommendation spread over $replicas replicas, one wrk each, against the same wrks all on the first"
+  first=$api targets=()
+  for replica in $(seq 2 "$replicas"); do
+    start_api "$replica" AUTH_KEYS_FILE="$keys"
+    others+=("$api")
+    targets+=("$api_url")
+  done
+  api=$first
+  one_replica=$(for _ in $(seq "$replicas"); do echo "$url"; done)
+  # shellcheck disable=SC2086 # one URL per wrk
+  alone=$(read_together $one_replica)
+  spread=$(read_together "$url" "${targets[@]}")
+  spread_line=$(awk -v a="$alone" -v s="$spread" -v n="$replicas" 'BEGIN { split(a, x, " "); split(s, y, " ")
+    printf "GET /recommendation over %d replicas: %d req/s, p99 %.2f ms; %.2f of the first alone under the same wrks (%d req/s, p99 %.2f ms)", n, y[1], y[2], y[1] / x[1], x[1], x[2] }')
+  echo "$spread_line"
+  kill "${others[@]}" && wait "${others[@]}" 2>/dev/null || true
+  others=()
+fi
+
 echo "== GET /health, the same HTTP edge without the recommendation"
 health_out=$(wrk -t2 -c64 -d"$duration" --latency "$url/health")
 echo "$health_out"
@@ -129,7 +209,7 @@ kill $bare && wait $bare 2>/dev/null || true
 
 echo "== GET /recommendation again, on the same data with authentication off: the cost of auth"
 kill $api && wait $api 2>/dev/null || true
-start_api AUTH_DISABLED=true
+start_api 1 AUTH_DISABLED=true
 open_out=$(read_bench "")
 echo "$open_out"
 rate() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
@@ -149,4 +229,6 @@ GET /health (our edge): $(rate "$health_out") req/s, p99 $(p99 "$health_out"); $
 GET /health, bare axum: $(rate "$bare_out") req/s, p99 $(p99 "$bare_out") (the reference, same run)
 GET /recommendation/{id}, bare axum: $(rate "$bare_read_out") req/s, p99 $(p99 "$bare_read_out") (the reference for reads, same run, same script)
 api peak RSS:        ${rss_mb} MB
+database:            $database${spread_line:+
+$spread_line}
 SUMMARY

@@ -93,15 +93,7 @@ impl DevKeys {
 
     /// Writes [`DevKeys::credentials_env`] to `path`, readable by its owner only.
     pub fn write_credentials(&self, path: &Path) -> anyhow::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options
-            .open(path)
-            .with_context(|| format!("Failed to write {}", path.display()))?;
-        std::io::Write::write_all(&mut out, self.credentials_env().as_bytes())?;
-        Ok(())
+        crate::write_private(path, &self.credentials_env())
     }
 }
 

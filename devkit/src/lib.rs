@@ -28,6 +28,23 @@ pub use postgres::{shared_database, test_database, tests_on_postgres, Postgres};
 pub use process::{Logs, Service};
 pub use wait::eventually;
 
+/// Writes `contents` to `path`, a new file readable by its owner only: credentials are never
+/// readable by others, not even between a write and a `chmod`.
+pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(contents.as_bytes()).map(|()| file))
+        .map_err(|error| anyhow::anyhow!("Failed to write {}: {error}", path.display()))?;
+    file.flush()?;
+    Ok(())
+}
+
 /// Reports progress to the developer on stderr, where test harnesses do not capture it.
 ///
 /// Fetching jars or stopping a pipeline takes seconds; saying so beats a silent pause.

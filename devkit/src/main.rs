@@ -27,6 +27,16 @@ enum Command {
     },
     /// Kafka, the api, the producer and the three consumers, until Ctrl-C.
     Up(slipstream_devkit::up::UpOptions),
+    /// A real PostgreSQL server (Debian's package), without Docker, until Ctrl-C; the
+    /// database `slipstream` on it, its URL written to `<dir>/database.env`.
+    Postgres {
+        /// Port for clients, on 127.0.0.1.
+        #[arg(long, default_value_t = 5433)]
+        port: u16,
+        /// The cluster's directory, kept across runs (the one `up --postgres` uses).
+        #[arg(long, default_value = ".local/postgres")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +80,9 @@ fn run(command: Command) -> Result<()> {
             kafka::run_in_foreground(options)
         }
         Command::Up(options) => slipstream_devkit::up::run(&options),
+        Command::Postgres { port, dir } => {
+            slipstream_devkit::postgres::run_in_foreground(&dir, port)
+        }
     }
 }
 

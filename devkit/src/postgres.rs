@@ -19,9 +19,14 @@ use tempfile::TempDir;
 
 use crate::ports::free_port;
 use crate::process::{Logs, Service};
+use crate::signals::ShutdownSignals;
+use crate::{notice, write_private};
 
 /// The superuser of a cluster started here.
 const USER: &str = "slipstream";
+/// The api's database on a cluster kept across runs (`slipstream-dev up --postgres`,
+/// `slipstream-dev postgres`).
+pub const DEV_DATABASE: &str = "slipstream";
 /// How long a new cluster may take to accept connections.
 const STARTUP: Duration = Duration::from_secs(60);
 /// Debian installs the server's programs here, one directory per major version.
@@ -109,6 +114,15 @@ impl Postgres {
         Ok(self.url(name))
     }
 
+    /// Creates the database `name` unless the server has it already; its URL.
+    pub fn ensure_database(&self, name: &str) -> Result<String> {
+        let sql = format!("SELECT 1 FROM pg_database WHERE datname = '{name}'");
+        match self.psql("postgres", &sql)?.is_empty() {
+            true => self.create_database(name),
+            false => Ok(self.url(name)),
+        }
+    }
+
     /// Runs one SQL statement as the superuser, in `database`; returns what it printed.
     pub fn psql(&self, database: &str, sql: &str) -> Result<String> {
         let output = Command::new(self.bin.join("psql"))
@@ -174,6 +188,40 @@ impl Postgres {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// `slipstream-dev postgres`: runs the cluster kept in `dir` on `port` until Ctrl-C or SIGTERM,
+/// with the database [`DEV_DATABASE`]; its URL, password included, goes to
+/// `<dir>/database.env` (readable by its owner only, removed at the stop), not to the
+/// terminal.
+pub fn run_in_foreground(dir: &Path, port: u16) -> Result<()> {
+    let signals = ShutdownSignals::block()?;
+    let mut postgres = Postgres::start_in(dir, port)?;
+    let env = dir.join("database.env");
+    let url = postgres.ensure_database(DEV_DATABASE)?;
+    write_private(&env, &format!("DATABASE_URL={url}\n"))?;
+    print_ready(port, &env);
+    loop {
+        if let Some(signal) = signals.wait(Duration::from_millis(200))? {
+            notice(&format!("{signal} received, stopping PostgreSQL"));
+            // It names a server that is gone: a script waiting for the next one must not
+            // mistake it for that one's.
+            let _ = fs::remove_file(&env);
+            return postgres.stop(Duration::from_secs(30));
+        }
+        if !postgres.is_running() {
+            bail!(
+                "PostgreSQL exited unexpectedly:\n{}",
+                postgres.process.log_tail(20)
+            );
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)] // Where the URL is, is this command's output.
+fn print_ready(port: u16, env: &Path) {
+    println!("PostgreSQL is running on 127.0.0.1:{port}; stop it with Ctrl-C.");
+    println!("DATABASE_URL is in {} (`source` it)", env.display());
 }
 
 /// The server [`shared_database`] started, kept here so that it is removed at exit.
@@ -247,8 +295,7 @@ fn create_cluster(bin: &Path, owner: Option<(u32, u32)>, root: &Path) -> Result<
     let data = root.join("data");
     let password_file = root.join("password");
     let password = uuid::Uuid::new_v4().simple().to_string();
-    fs::write(&password_file, &password).context("Failed to write the password file")?;
-    fs::set_permissions(&password_file, fs::Permissions::from_mode(0o600))?;
+    write_private(&password_file, &password)?;
     fs::create_dir_all(&data).context("Failed to create the data directory")?;
     fs::set_permissions(&data, fs::Permissions::from_mode(0o700))?;
     if let Some((uid, gid)) = owner {

@@ -17,7 +17,7 @@ use crate::bins::find_bin;
 use crate::kafka::{KafkaBroker, KafkaOptions};
 use crate::keys::DevKeys;
 use crate::notice;
-use crate::postgres::Postgres;
+use crate::postgres::{Postgres, DEV_DATABASE};
 use crate::process::{Logs, Service};
 use crate::signals::ShutdownSignals;
 
@@ -140,7 +140,7 @@ pub fn run(options: &UpOptions) -> Result<()> {
         .then(|| start_postgres(options))
         .transpose()?;
     let database_url = match &postgres {
-        Some(postgres) => postgres.url(DATABASE),
+        Some(postgres) => postgres.url(DEV_DATABASE),
         None => format!("sqlite://{}", options.dir.join("slipstream.db").display()),
     };
     let specs = service_specs(options, &keys, &database_url)?;
@@ -167,19 +167,10 @@ pub fn run(options: &UpOptions) -> Result<()> {
     outcome
 }
 
-/// The database `up` runs the api on, with `--postgres`.
-const DATABASE: &str = "slipstream";
-
 /// The cluster in `<dir>/postgres`, with the api's database created on its first run.
 fn start_postgres(options: &UpOptions) -> Result<Postgres> {
     let postgres = Postgres::start_in(&options.dir.join("postgres"), options.postgres_port)?;
-    let exists = postgres.psql(
-        "postgres",
-        &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
-    )?;
-    if exists.is_empty() {
-        postgres.create_database(DATABASE)?;
-    }
+    postgres.ensure_database(DEV_DATABASE)?;
     Ok(postgres)
 }
 
