@@ -208,6 +208,23 @@ impl Store {
         }
     }
 
+    /// The ids of up to `limit` stored records of a kind after `after`, ascending: how
+    /// `api-export` pages through a table.
+    pub async fn ids_after<R: Table>(&self, after: Id, limit: u32) -> Result<Vec<Id>> {
+        let sql = format!(
+            "SELECT id FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+            R::TABLE
+        );
+        let mut pooled = self.pools.reader().await?;
+        Ok(on_backend!(&mut pooled.conn(), c => {
+            sqlx::query_scalar(&sql)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
     /// The stored record with this id.
     #[tracing::instrument(skip(self), fields(kind = %R::KIND))]
     pub async fn find<R: Table>(&self, id: Id) -> Result<Option<R>> {

@@ -7,6 +7,7 @@ mod connections;
 mod coupons;
 mod edge;
 mod events;
+mod export;
 mod groups;
 mod helpers;
 mod metrics;
