@@ -21,13 +21,14 @@ pub struct Event {
     /// After `begin_timestamp`; the same formats.
     pub end_timestamp: DateTime<Utc>,
     pub country: Country,
-    /// 1 to 128 characters after trimming.
+    /// 1 to 128 characters after trimming, none of them NUL (U+0000).
     #[schema(min_length = 1, max_length = 128)]
     pub league: String,
-    /// 1 to 64 characters after trimming, kept as written; sports group case-insensitively.
+    /// 1 to 64 characters after trimming, none of them NUL, kept as written; sports group
+    /// case-insensitively.
     #[schema(min_length = 1, max_length = 64, examples("football"))]
     pub sport: String,
-    /// Two distinct names of 1 to 128 characters.
+    /// Two distinct names of 1 to 128 characters, none of them NUL.
     #[schema(min_items = 2, max_items = 2)]
     pub participants: [String; 2],
 }
@@ -100,12 +101,17 @@ impl Event {
 }
 
 /// Trimmed text of 1 to `max` characters.
+/// NUL is refused: no name holds one, and PostgreSQL cannot store it in text, so taking it
+/// would make the contract depend on the database.
 fn text(value: &Value, max: u64) -> Result<String, Invalid> {
     let trimmed = string(value)?.trim();
     if !trimmed.validate_length(Some(1), Some(max), None) {
         return Err(Invalid::here(format!(
             "must be 1 to {max} characters after trimming"
         )));
+    }
+    if trimmed.contains('\0') {
+        return Err(Invalid::here("must not contain the NUL character (U+0000)"));
     }
     Ok(trimmed.to_owned())
 }
@@ -213,6 +219,17 @@ mod tests {
         let lower = Event::parse(&valid()).expect("valid");
         assert_eq!(upper.sport_key(), lower.sport_key());
         assert_eq!(upper.sport, "Football");
+    }
+
+    #[test]
+    fn names_holding_a_nul_character_are_refused() {
+        let mut event = with("league", json!("Premier\0League"));
+        event["sport"] = json!("\0");
+        event["participants"] = json!(["Home", "Aw\0ay"]);
+        assert_eq!(
+            failing_fields(event),
+            ["league", "sport", "participants[1]"]
+        );
     }
 
     #[test]

@@ -154,6 +154,12 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_each_field() {
         )
         .fields(&["selections", "stake", "user_id"]),
         Case::post(
+            "a NUL character in a name, which PostgreSQL cannot store",
+            "/events",
+            with_raw(&event(), "league", r#""Premier\u0000League""#),
+        )
+        .fields(&["league"]),
+        Case::post(
             "an unknown field",
             "/events",
             with_raw(&event(), "venue", r#""Emirates""#),
