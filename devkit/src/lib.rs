@@ -33,16 +33,14 @@ pub use wait::eventually;
 pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .and_then(|mut file| file.write_all(contents.as_bytes()).map(|()| file))
-        .map_err(|error| anyhow::anyhow!("Failed to write {}: {error}", path.display()))?;
-    file.flush()?;
-    Ok(())
+        .and_then(|mut file| file.write_all(contents.as_bytes()))
+        .map_err(|error| anyhow::anyhow!("Failed to write {}: {error}", path.display()))
 }
 
 /// Reports progress to the developer on stderr, where test harnesses do not capture it.

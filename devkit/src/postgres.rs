@@ -107,15 +107,14 @@ impl Postgres {
     /// Creates an empty database and returns its URL: how tests sharing a server keep their
     /// data apart.
     pub fn create_database(&self, name: &str) -> Result<String> {
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            bail!("{name:?} is not a plain database name");
-        }
+        plain_name(name)?;
         self.psql("postgres", &format!("CREATE DATABASE {name}"))?;
         Ok(self.url(name))
     }
 
     /// Creates the database `name` unless the server has it already; its URL.
     pub fn ensure_database(&self, name: &str) -> Result<String> {
+        plain_name(name)?;
         let sql = format!("SELECT 1 FROM pg_database WHERE datname = '{name}'");
         match self.psql("postgres", &sql)?.is_empty() {
             true => self.create_database(name),
@@ -187,6 +186,14 @@ impl Postgres {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// Only letters, digits and `_`: a name written into SQL as it is.
+fn plain_name(name: &str) -> Result<()> {
+    match name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        true => Ok(()),
+        false => bail!("{name:?} is not a plain database name"),
     }
 }
 
