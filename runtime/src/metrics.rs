@@ -2,8 +2,9 @@
 //! HTTP series every service shares. Names and units follow Prometheus conventions
 //! (`_total` counters, `_seconds` histograms) so dashboards read alike across services.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::http::header::CONTENT_TYPE;
@@ -99,45 +100,59 @@ struct HttpSeries {
 }
 
 /// The HTTP series' handles by route, then method and status. A handle made once is looked
-/// up rather than made again for every request, as `counter!` with owned labels would: that
-/// allocates each label and hashes the whole key in the registry, on every request.
+/// up rather than made again for every request, as `counter!` with owned labels would.
 type HttpSeriesByRoute = HashMap<Box<str>, HashMap<(&'static str, u16), Arc<HttpSeries>>>;
 
-static HTTP_SERIES: OnceLock<RwLock<HttpSeriesByRoute>> = OnceLock::new();
+/// Every handle made, so that each series is registered once whichever thread meets it first.
+static HTTP_SERIES: OnceLock<Mutex<HttpSeriesByRoute>> = OnceLock::new();
+
+thread_local! {
+    /// This thread's copies of the handles: a request takes no lock and bumps no shared
+    /// reference count (the shared map's lock and each handle's count were written by both
+    /// cores on every request, a few per cent of a `/health`).
+    static LOCAL_HTTP_SERIES: RefCell<HttpSeriesByRoute> = RefCell::default();
+}
 
 /// Counts and times one answered request by its route template (not its path, so ids do not
 /// make a series each; `unmatched` for requests no route matched), its method label (see
 /// [`crate::http::method_label`]) and its status: every label comes from a fixed set.
 pub fn record_http(route: &str, method: &'static str, status: StatusCode, took: Duration) {
-    let series = http_series(route, method, status.as_u16());
-    series.requests.increment(1);
-    series.duration.record(took.as_secs_f64());
+    let answer = (method, status.as_u16());
+    let record = |series: &HttpSeries| {
+        series.requests.increment(1);
+        series.duration.record(took.as_secs_f64());
+    };
+    LOCAL_HTTP_SERIES.with_borrow_mut(|local| {
+        if let Some(series) = local.get(route).and_then(|by| by.get(&answer)) {
+            return record(series);
+        }
+        let series = shared_http_series(route, answer);
+        record(&series);
+        local
+            .entry(route.into())
+            .or_default()
+            .insert(answer, series);
+    });
 }
 
-fn http_series(route: &str, method: &'static str, status: u16) -> Arc<HttpSeries> {
-    let all = HTTP_SERIES.get_or_init(Default::default);
-    let found = all
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(route)
-        .and_then(|by_answer| by_answer.get(&(method, status)).cloned());
-    if let Some(series) = found {
-        return series;
-    }
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
-    ];
-    let series = Arc::new(HttpSeries {
-        requests: metrics::counter!("http_requests_total", &labels),
-        duration: metrics::histogram!("http_request_duration_seconds", &labels),
-    });
-    all.write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(route.into())
-        .or_default()
+fn shared_http_series(route: &str, (method, status): (&'static str, u16)) -> Arc<HttpSeries> {
+    let mut all = HTTP_SERIES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let by_answer = all.entry(route.into()).or_default();
+    by_answer
         .entry((method, status))
-        .or_insert(series)
+        .or_insert_with(|| {
+            let labels = [
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.to_string()),
+            ];
+            Arc::new(HttpSeries {
+                requests: metrics::counter!("http_requests_total", &labels),
+                duration: metrics::histogram!("http_request_duration_seconds", &labels),
+            })
+        })
         .clone()
 }
