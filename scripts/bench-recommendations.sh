@@ -3,8 +3,9 @@
 # a full regeneration and how long writes wait while one runs, the time from an event upload
 # to fresh recommendations, GET /recommendation throughput and p99 under 64 connections (wrk)
 # against a bare axum handler measured in the same run (driven by the same wrk script, whose
-# Lua costs the load generator about a tenth of its rate on these shared cores), and the
-# api's peak memory.
+# Lua costs the load generator about a tenth of its rate on these shared cores), the cost of
+# authentication (a keyed run between two open ones, as rates and as the api's CPU time per
+# request), and the api's peak memory.
 #
 #   scripts/bench-recommendations.sh [small|m]     default m (100k users, 10k events, 1M coupons)
 #
@@ -139,14 +140,22 @@ echo "$freshness"
 
 echo "== GET /recommendation/{random user}: wrk, 2 threads, 64 connections, $duration"
 users=$(wc -l <"$data/users.jsonl")
+# The CPU time (user and system, in clock ticks) the process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # Runs wrk on random users, with the key given (none: no header); fails on any non-2xx.
+# Ends with a line of the api's CPU time per request, which (unlike a rate, with wrk on the
+# same cores) does not depend on how the two share them.
 read_bench() {
-  local out errors
+  local out errors before after
+  before=$(cpu_ticks "$api")
   out=$(AUTHORIZATION=${1:+"Bearer $1"} USERS=$users wrk -t2 -c64 -d"$duration" --latency \
     -s scripts/bench/random-user.lua "$url")
+  after=$(cpu_ticks "$api")
   errors=$(grep -cE "Non-2xx|Socket errors" <<<"$out" || true)
   [[ $errors == 0 ]] || { echo "$out"; echo "wrk saw errors"; exit 1; }
   echo "$out"
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+    '/ requests in / { printf "api CPU per request: %.2f us\n", ticks / hz * 1e6 / $1 }' <<<"$out"
 }
 wrk_out=$(read_bench "$recommend_key")
 echo "$wrk_out"
@@ -207,14 +216,29 @@ bare_read_out=$(AUTHORIZATION="Bearer $recommend_key" USERS=$users wrk -t2 -c64 
 echo "$bare_read_out"
 kill $bare && wait $bare 2>/dev/null || true
 
-echo "== GET /recommendation again, on the same data with authentication off: the cost of auth"
-kill $api && wait $api 2>/dev/null || true
-start_api 1 AUTH_DISABLED=true
+echo "== GET /recommendation with authentication off, on, off (a fresh api each): the cost of auth"
+# The keyed run between two open ones, so that the machine's drift over the minute cancels.
+restart_api() {
+  kill $api && wait $api 2>/dev/null || true
+  start_api 1 "$@"
+}
+restart_api AUTH_DISABLED=true
 open_out=$(read_bench "")
 echo "$open_out"
+restart_api AUTH_KEYS_FILE="$keys"
+keyed_out=$(read_bench "$recommend_key")
+echo "$keyed_out"
+restart_api AUTH_DISABLED=true
+open_again_out=$(read_bench "")
+echo "$open_again_out"
 rate() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
 ratio() { awk -v a="$(rate "$1")" -v b="$(rate "$2")" 'BEGIN { printf "%.2f", a / b }'; }
 p99() { awk '$1 == "99%" {print $2}' <<<"$1"; }
+cpu_us() { awk '/^api CPU per request/ {print $5}' <<<"$1"; }
+auth_cost=$(awk -v k="$(rate "$keyed_out")" -v o1="$(rate "$open_out")" -v o2="$(rate "$open_again_out")" \
+  -v ck="$(cpu_us "$keyed_out")" -v c1="$(cpu_us "$open_out")" -v c2="$(cpu_us "$open_again_out")" \
+  'BEGIN { o = (o1 + o2) / 2; c = (c1 + c2) / 2
+    printf "with auth %.0f req/s, without %.0f and %.0f: %.2f of the rate; the api'"'"'s CPU per request %.2f us against %.2f, %.1f %% more", k, o1, o2, k / o, ck, c, (ck / c - 1) * 100 }')
 cat <<SUMMARY
 
 == summary ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $profile build)
@@ -224,7 +248,7 @@ full generate:       ${generates[*]} ms
 writes meanwhile:    ${writes}                  target: none waits > 100 ms
 $freshness
 GET /recommendation: $(rate "$wrk_out") req/s, p99 $(p99 "$wrk_out"); $(ratio "$wrk_out" "$bare_read_out") of bare axum under the same script     target: ≥ 50,000 req/s, p99 ≤ 5 ms, ≥ 0.70 of bare
-GET /recommendation, auth off: $(rate "$open_out") req/s, p99 $(p99 "$open_out"); with auth / without: $(ratio "$wrk_out" "$open_out")
+cost of auth:        $auth_cost   aim: ≤ 5 %
 GET /health (our edge): $(rate "$health_out") req/s, p99 $(p99 "$health_out"); $(ratio "$health_out" "$bare_out") of bare axum   target: ≥ 0.80 of bare
 GET /health, bare axum: $(rate "$bare_out") req/s, p99 $(p99 "$bare_out") (the reference, same run)
 GET /recommendation/{id}, bare axum: $(rate "$bare_read_out") req/s, p99 $(p99 "$bare_read_out") (the reference for reads, same run, same script)
