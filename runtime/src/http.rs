@@ -192,7 +192,7 @@ fn with_request_id(headers: &mut HeaderMap) -> Option<HeaderValue> {
     let mut buffer = Uuid::encode_buffer();
     let text = Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
     // Two values made from the text rather than one cloned: a clone of a value made from
-    // a slice allocates to share it, and both cores then count its references.
+    // a slice allocates to share it.
     headers.insert(REQUEST_ID, HeaderValue::from_str(text).ok()?);
     HeaderValue::from_str(text).ok()
 }

@@ -108,8 +108,8 @@ static HTTP_SERIES: OnceLock<Mutex<HttpSeriesByRoute>> = OnceLock::new();
 
 thread_local! {
     /// This thread's copies of the handles: a request takes no lock and bumps no shared
-    /// reference count (the shared map's lock and each handle's count were written by both
-    /// cores on every request, a few per cent of a `/health`).
+    /// reference count, where the shared map's read lock and each handle's count were
+    /// written by both cores on every request.
     static LOCAL_HTTP_SERIES: RefCell<HttpSeriesByRoute> = RefCell::default();
 }
 

@@ -316,8 +316,8 @@ impl KafkaBroker {
         let mut java = Command::new("java");
         // The client-grade JIT only: C2's compiles of the produce path take a core for the
         // broker's first seconds on a machine the services share, and at 10,000 records/s
-        // offered the producer's accept p99 over a run at M was 18–23 ms with it, 14 ms
-        // without (its first 10 s 41–48 ms against 29–31 ms), for 1.5 ms more at p50 once warm.
+        // offered the producer's accept p99 over a run at M was 18–23 ms with it, 14–16 ms
+        // without (its first 10 s 41–48 ms against 29–37 ms), for 1.5 ms more at p50 once warm.
         java.args([
             "-Xms256m",
             "-Xmx512m",
