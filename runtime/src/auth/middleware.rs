@@ -1,7 +1,6 @@
 //! The two checks: [`admit`] at the edge, [`scoped`] on each router.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use anyhow::bail;
@@ -16,7 +15,7 @@ use governor::clock::{Clock, DefaultClock};
 use tower::{Layer, Service};
 
 use super::store::{KeyStore, Principal};
-use super::{AuthArgs, Scope};
+use super::{AuthArgs, Scope, Scopes};
 use crate::problem::Problem;
 
 /// Routes open to anyone (SPEC §9): they hold no data.
@@ -106,8 +105,8 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// Turns the bearer key of a request to `route` into a [`Principal`] in its extensions
-/// (every route but the public ones), and applies the key's rate limit.
+/// Turns the bearer key of a request to `route` into its key's [`Scopes`] in the request's
+/// extensions (every route but the public ones), and applies the key's rate limit.
 pub fn admit(
     auth: &Auth,
     route: Option<&MatchedPath>,
@@ -122,21 +121,32 @@ pub fn admit(
     if PUBLIC.contains(&route.as_str()) {
         return Ok(Admission::Open);
     }
-    let principal = match bearer(request.headers()).map(|token| store.verify(token)) {
-        Some(Ok(principal)) => principal,
-        Some(Err(_)) => return Err(Refusal::Unauthenticated { token_sent: true }),
-        None => return Err(Refusal::Unauthenticated { token_sent: false }),
+    let Some(token) = bearer(request.headers()) else {
+        return Err(Refusal::Unauthenticated { token_sent: false });
     };
-    tracing::Span::current().record("key_id", principal.key_id.as_str());
-    if let Err(not_until) = principal.limiter.check() {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        return Err(Refusal::RateLimited {
-            per_sec: principal.rate_per_sec,
-            retry_after_secs: wait.as_secs() + 1,
-        });
-    }
-    request.extensions_mut().insert(principal);
+    let admitted = store.verified(token, |principal| {
+        tracing::Span::current().record("key_id", principal.key_id.as_str());
+        within_rate(principal)
+    });
+    let scopes = admitted.map_err(|_| Refusal::Unauthenticated { token_sent: true })??;
+    // The scopes, not the principal: a copy, where an `Arc` would be counted by both cores.
+    request.extensions_mut().insert(scopes);
     Ok(Admission::Keyed)
+}
+
+/// The key's scopes, if its rate allows one more request now.
+fn within_rate(principal: &Principal) -> Result<Scopes, Refusal> {
+    principal
+        .limiter
+        .check()
+        .map(|()| principal.scopes)
+        .map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Refusal::RateLimited {
+                per_sec: principal.rate_per_sec,
+                retry_after_secs: wait.as_secs() + 1,
+            }
+        })
 }
 
 /// Requires `scope` for every route of `router` (those added so far), as its `route_layer`.
@@ -181,8 +191,8 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let granted = match request.extensions().get::<Arc<Principal>>() {
-            Some(principal) => principal.scopes.grants(self.scope),
+        let granted = match request.extensions().get::<Scopes>() {
+            Some(scopes) => scopes.grants(self.scope),
             // Authentication disabled: nobody to check.
             None => true,
         };
