@@ -127,10 +127,6 @@ impl KeyStore {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Arc<Principal>, Rejected> {
-        self.keys.load().verify(token).cloned()
-    }
-
     /// `then` of the key `token` names, if it is accepted, without cloning the principal's
     /// `Arc`, whose count both cores would write on every request.
     pub fn verified<T>(
