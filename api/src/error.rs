@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use slipstream_model::{Id, Invalid, Kind};
+use slipstream_runtime::problem::kind;
 use slipstream_runtime::Problem;
 use sqlx::postgres::PgDatabaseError;
 
@@ -178,11 +179,12 @@ impl Error {
             Self::Invalid(invalid) => Problem::validation(invalid),
             Self::BadRequest { kind, .. } => Problem::new(status, kind, detail),
             Self::NotFound { .. } => Problem::not_found(detail),
-            Self::IdConflict { .. } => Problem::new(status, "id-conflict", detail),
-            Self::IdsExhausted { .. } => Problem::new(status, "ids-exhausted", detail),
+            Self::IdConflict { .. } => Problem::new(status, kind::ID_CONFLICT, detail),
+            Self::IdsExhausted { .. } => Problem::new(status, kind::IDS_EXHAUSTED, detail),
             Self::GenerateRunning => Problem::new(status, "generate-running", detail),
             Self::MissingReference(missing) => {
-                Problem::new(status, "missing-reference", detail).with("missing", json(&missing))
+                Problem::new(status, kind::MISSING_REFERENCE, detail)
+                    .with("missing", json(&missing))
             }
             Self::Unavailable(_) | Self::Warming => Problem::unavailable(detail, RETRY_AFTER_SECS),
             Self::Database(_) | Self::Internal(_) => Problem::internal(),

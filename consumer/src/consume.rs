@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::group::GroupContext;
-use crate::health::{self, KeyStatus, Readiness};
+use crate::health::{self, LinkStatus, Readiness};
 use crate::lanes::{Finished, Lanes};
 use crate::metrics;
 use crate::worker::Worker;
@@ -36,10 +36,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     let (group, mut revoked) = GroupContext::new();
-    let key = KeyStatus::default();
+    let link = LinkStatus::default();
     let readiness = Readiness {
         group: group.clone(),
-        key: key.clone(),
+        link: link.clone(),
     };
     let address = health::serve(
         SocketAddr::new(config.host, config.port),
@@ -56,7 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let consumer = Arc::new(subscribe(&config, group)?);
     let topic = config.kafka.topic(config.topic);
     tracing::info!(%topic, group = %config.group_id(), %address, "Consumer started.");
-    let worker = Worker::new(&config, key)?;
+    let worker = Worker::new(&config, link)?;
     let (mut lanes, mut finished) = Lanes::new(Arc::clone(&consumer), topic, worker, stop.clone());
     loop {
         tokio::select! {

@@ -17,8 +17,9 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use slipstream_model::Kind;
 use slipstream_runtime::auth::ApiKey;
+use slipstream_runtime::problem::kind;
 
-use crate::health::KeyStatus;
+use crate::health::{Link, LinkStatus};
 
 /// What to do with a message after the api answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +37,9 @@ pub enum Outcome {
     MissingReference { problem: String },
     /// The api refused the record for good: it belongs in the dead-letter topic.
     Rejected { status: u16, problem: String },
-    /// The api refused this consumer's key (401) or its scope (403): a misconfiguration, not
-    /// a bad record, so the message waits for the key to be fixed.
-    KeyRefused { status: u16 },
+    /// Not the api's answer about a record: a refused key, a redirect, a refusal without one
+    /// of its verdicts. A misconfiguration, so the message waits for it to be fixed.
+    Misconfigured { link: Link, status: u16 },
 }
 
 /// How long a replica that could not be reached is left out of the rotation.
@@ -50,7 +51,7 @@ const LEFT_OUT_FOR: Duration = Duration::from_secs(2);
 pub struct Forwarder {
     client: reqwest::Client,
     replicas: Arc<Replicas>,
-    key: KeyStatus,
+    link: LinkStatus,
 }
 
 /// The api's replicas, taken in turn.
@@ -104,7 +105,7 @@ impl Forwarder {
         kind: Kind,
         timeout: Duration,
         api_key: Option<&ApiKey>,
-        key: KeyStatus,
+        link: LinkStatus,
     ) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
         if let Some(key) = api_key {
@@ -125,19 +126,25 @@ impl Forwarder {
         Ok(Self {
             client,
             replicas: Arc::new(Replicas::new(api_urls, kind)?),
-            key,
+            link,
         })
     }
 
     /// POSTs the record as it came from Kafka, passing the request context on.
     pub async fn forward(&self, payload: &[u8], context: HeaderMap) -> Outcome {
-        match self.send(payload.to_vec(), context).await {
+        let outcome = match self.send(payload.to_vec(), context).await {
             Ok(response) => classify(response).await,
             Err(reason) => Outcome::Retry {
                 reason,
                 after: None,
             },
+        };
+        match &outcome {
+            Outcome::Misconfigured { link, .. } => self.link.set(*link),
+            Outcome::Retry { .. } => {}
+            _ => self.link.set(Link::Sound),
         }
+        outcome
     }
 
     /// POSTs `records` records as one JSON array (`body`), which the api stores in one
@@ -158,11 +165,6 @@ impl Forwarder {
             }
         };
         let status = response.status();
-        if key_refused(status) {
-            return BatchOutcome::KeyRefused {
-                status: status.as_u16(),
-            };
-        }
         if let Some(after) = retryable(status).then(|| retry_after(response.headers())) {
             return BatchOutcome::Retry {
                 reason: format!("api answered {status}"),
@@ -170,10 +172,20 @@ impl Forwarder {
             };
         }
         if status != StatusCode::OK {
+            let problem = response.text().await.unwrap_or_default();
+            if let Some(link) = misconfiguration(status, &problem) {
+                self.link.set(link);
+                return BatchOutcome::Misconfigured {
+                    link,
+                    status: status.as_u16(),
+                };
+            }
+            self.link.set(Link::Sound);
             return BatchOutcome::Refused {
                 status: status.as_u16(),
             };
         }
+        self.link.set(Link::Sound);
         match response.json::<Vec<BatchItem>>().await {
             Ok(items) if items.len() == records => {
                 BatchOutcome::Stored(items.iter().map(|i| i.status == 201).collect())
@@ -185,8 +197,7 @@ impl Forwarder {
         }
     }
 
-    /// The api's answer, or why there was none (worth a retry). An answer tells whether the
-    /// api accepts this consumer's key: refused on a 401 or 403, accepted on a 2xx.
+    /// The api's answer, or why there was none (worth a retry).
     async fn send(&self, body: Vec<u8>, context: HeaderMap) -> Result<reqwest::Response, String> {
         let replica = self.replicas.pick();
         let response = self
@@ -203,12 +214,6 @@ impl Forwarder {
                 }
                 format!("api unreachable: {e}")
             })?;
-        let status = response.status();
-        if key_refused(status) {
-            self.key.set_refused(true);
-        } else if status.is_success() {
-            self.key.set_refused(false);
-        }
         Ok(response)
     }
 }
@@ -226,8 +231,8 @@ pub enum BatchOutcome {
     /// The api took none of it (a record it refuses, a body over its limit): each message
     /// goes on its own, so each gets its own verdict.
     Refused { status: u16 },
-    /// The api refused this consumer's key: see [`Outcome::KeyRefused`].
-    KeyRefused { status: u16 },
+    /// Not the api's answer: see [`Outcome::Misconfigured`].
+    Misconfigured { link: Link, status: u16 },
 }
 
 /// The part of a batch answer's item the consumer needs.
@@ -236,20 +241,24 @@ struct BatchItem {
     status: u16,
 }
 
-/// 401 and 403 are about this consumer's key, never about a record.
-fn key_refused(status: StatusCode) -> bool {
-    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
-}
-
 /// Answers worth the same request again later: the api is down, overloaded or timed out.
 fn retryable(status: StatusCode) -> bool {
-    // A redirect means API_URL points somewhere else than the api: never a verdict.
     status.is_server_error()
-        || status.is_redirection()
         || matches!(
             status,
             StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
         )
+}
+
+/// Whether a refusal says the way to the api is wrong rather than the record: a 401 or 403
+/// is about the key; a redirect, or a 4xx whose body is not one of the api's verdicts on a
+/// record, comes from something else than the api (or from a route it does not serve).
+fn misconfiguration(status: StatusCode, body: &str) -> Option<Link> {
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        return Some(Link::KeyRefused);
+    }
+    let verdict = problem_type(body).is_some_and(|t| kind::RECORD_VERDICTS.contains(&t.as_str()));
+    (!verdict).then_some(Link::NotTheApi)
 }
 
 async fn classify(response: reqwest::Response) -> Outcome {
@@ -261,20 +270,21 @@ async fn classify(response: reqwest::Response) -> Outcome {
     if status.is_success() {
         return Outcome::Stored;
     }
-    if key_refused(status) {
-        return Outcome::KeyRefused {
-            status: status.as_u16(),
-        };
-    }
-    let problem = response.text().await.unwrap_or_default();
     if retryable(status) {
         return Outcome::Retry {
             reason: format!("api answered {status}"),
             after,
         };
     }
+    let problem = response.text().await.unwrap_or_default();
+    if let Some(link) = misconfiguration(status, &problem) {
+        return Outcome::Misconfigured {
+            link,
+            status: status.as_u16(),
+        };
+    }
     if status == StatusCode::CONFLICT
-        && problem_type(&problem).as_deref() == Some("missing-reference")
+        && problem_type(&problem).as_deref() == Some(kind::MISSING_REFERENCE)
     {
         return Outcome::MissingReference { problem };
     }
@@ -333,6 +343,34 @@ mod tests {
             Some("missing-reference")
         );
         assert_eq!(problem_type("not json"), None);
+    }
+
+    #[test]
+    fn only_the_apis_verdicts_on_a_record_are_not_misconfigurations() {
+        let verdict = r#"{"type":"validation","status":422}"#;
+        assert_eq!(
+            misconfiguration(StatusCode::UNPROCESSABLE_ENTITY, verdict),
+            None
+        );
+        let conflict = r#"{"type":"id-conflict","status":409}"#;
+        assert_eq!(misconfiguration(StatusCode::CONFLICT, conflict), None);
+        let unknown_route = r#"{"type":"not-found","status":404}"#;
+        for (status, body) in [
+            (StatusCode::NOT_FOUND, "<html>Not Found</html>"),
+            (StatusCode::NOT_FOUND, unknown_route),
+            (StatusCode::TEMPORARY_REDIRECT, ""),
+            (StatusCode::UNPROCESSABLE_ENTITY, "{}"),
+        ] {
+            assert_eq!(
+                misconfiguration(status, body),
+                Some(Link::NotTheApi),
+                "{status}"
+            );
+        }
+        assert_eq!(
+            misconfiguration(StatusCode::FORBIDDEN, verdict),
+            Some(Link::KeyRefused)
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,15 +15,17 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::group::GroupContext;
+use crate::metrics;
 
 /// What `/ready` looks at.
 #[derive(Debug, Clone)]
 pub struct Readiness {
     pub group: GroupContext,
-    pub key: KeyStatus,
+    pub link: LinkStatus,
 }
 
-/// Serves `/`, `/health` (alive), `/ready` (partitions assigned, key accepted by the api)
+/// Serves `/`, `/health` (alive), `/ready` (partitions assigned, the api reached with a key
+/// it accepts)
 /// and `/metrics` until `stop` is cancelled. Returns the bound address.
 pub async fn serve(
     address: SocketAddr,
@@ -56,11 +58,20 @@ pub async fn serve(
 }
 
 async fn ready(State(readiness): State<Readiness>) -> Result<Json<Value>, Problem> {
-    if readiness.key.is_refused() {
-        return Err(Problem::unavailable(
-            "The api refuses this consumer's key (API_KEY); nothing is forwarded until it is fixed.",
-            5,
-        ));
+    match readiness.link.get() {
+        Link::Sound => {}
+        Link::KeyRefused => {
+            return Err(Problem::unavailable(
+                "The api refuses this consumer's key (API_KEY); nothing is forwarded until it is fixed.",
+                5,
+            ))
+        }
+        Link::NotTheApi => {
+            return Err(Problem::unavailable(
+                "API_URL answers like something else than the api (a redirect, or a refusal that is not about a record); nothing is forwarded until it is fixed.",
+                5,
+            ))
+        }
     }
     if readiness.group.is_assigned() {
         Ok(Json(json!({"status": "ready"})))
@@ -72,17 +83,34 @@ async fn ready(State(readiness): State<Readiness>) -> Result<Json<Value>, Proble
     }
 }
 
-/// Whether the api refused this consumer's key on the last forward: set by the worker,
-/// read by `/ready`.
-#[derive(Debug, Clone, Default)]
-pub struct KeyStatus(Arc<AtomicBool>);
+/// What the api's last answer said about the way to it: set by the worker from each
+/// forward, read by `/ready` and exported as `slipstream_consumer_misconfigured`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// The api answered about a record (stored, or a verdict on it).
+    Sound = 0,
+    /// 401 or 403: `API_KEY` is missing, wrong, revoked, or lacks the `write` scope.
+    KeyRefused = 1,
+    /// A redirect, or a 4xx that is not one of the api's verdicts on a record: `API_URL`
+    /// leads somewhere else than the api (a gateway, a wrong path).
+    NotTheApi = 2,
+}
 
-impl KeyStatus {
-    pub fn set_refused(&self, refused: bool) {
-        self.0.store(refused, Ordering::Relaxed);
+/// The [`Link`] as the worker last saw it, shared with `/ready`.
+#[derive(Debug, Clone, Default)]
+pub struct LinkStatus(Arc<AtomicU8>);
+
+impl LinkStatus {
+    pub fn set(&self, link: Link) {
+        self.0.store(link as u8, Ordering::Relaxed);
+        metrics::misconfigured(link != Link::Sound);
     }
 
-    pub fn is_refused(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    pub fn get(&self) -> Link {
+        match self.0.load(Ordering::Relaxed) {
+            1 => Link::KeyRefused,
+            2 => Link::NotTheApi,
+            _ => Link::Sound,
+        }
     }
 }

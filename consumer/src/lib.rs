@@ -16,5 +16,5 @@ mod worker;
 pub use config::{Config, Mode};
 pub use consume::run;
 pub use forward::{Forwarder, Outcome};
-pub use health::KeyStatus;
+pub use health::{Link, LinkStatus};
 pub use redrive::{redrive, Redriven};

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use rdkafka::Statistics;
 
+use crate::health::Link;
+
 /// What became of a message, or of one attempt at it (`retried`).
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome {
@@ -39,6 +41,14 @@ pub fn describe() {
         "slipstream_consumer_api_key_refused_total",
         "Forwards the api answered 401 or 403: this consumer's API_KEY is missing, wrong, revoked or lacks the write scope."
     );
+    metrics::describe_counter!(
+        "slipstream_consumer_api_misconfigured_total",
+        "Forwards answered by something else than the api's verdict on a record (a redirect, a 4xx without one of its problem types): API_URL is wrong."
+    );
+    metrics::describe_gauge!(
+        "slipstream_consumer_misconfigured",
+        "1 while the last answer from API_URL said the key or the URL is wrong (the consumer is not ready), else 0."
+    );
     metrics::describe_gauge!(
         "slipstream_consumer_lag_messages",
         "Messages in a partition not yet read by this consumer (0 where it does not own it)."
@@ -58,9 +68,16 @@ pub fn messages(topic: &str, outcome: Outcome, count: usize) {
     metrics::counter!("slipstream_consumer_messages_total", &labels).increment(count as u64);
 }
 
-pub fn key_refused(topic: &str) {
-    metrics::counter!("slipstream_consumer_api_key_refused_total", "topic" => topic.to_owned())
-        .increment(1);
+pub fn misconfiguration(topic: &str, link: Link) {
+    let name = match link {
+        Link::KeyRefused => "slipstream_consumer_api_key_refused_total",
+        _ => "slipstream_consumer_api_misconfigured_total",
+    };
+    metrics::counter!(name, "topic" => topic.to_owned()).increment(1);
+}
+
+pub fn misconfigured(now: bool) {
+    metrics::gauge!("slipstream_consumer_misconfigured").set(f64::from(u8::from(now)));
 }
 
 pub fn forwarded(topic: &str, took: Duration) {

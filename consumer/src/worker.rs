@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::dead_letter::{DeadLetters, Verdict};
 use crate::forward::{BatchOutcome, Forwarder, Outcome};
-use crate::health::KeyStatus;
+use crate::health::{Link, LinkStatus};
 use crate::metrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +35,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// `key` learns from each forward whether the api accepts this consumer's key.
-    pub fn new(config: &Config, key: KeyStatus) -> anyhow::Result<Self> {
+    /// `link` learns from each forward whether `API_URL` and `API_KEY` are right.
+    pub fn new(config: &Config, link: LinkStatus) -> anyhow::Result<Self> {
         Ok(Self {
             topic: config.kafka.topic(config.topic),
             batch: usize::from(config.forward_batch),
@@ -45,7 +45,7 @@ impl Worker {
                 config.topic,
                 config.forward_timeout(),
                 config.api_key.as_ref(),
-                key,
+                link,
             )?,
             dead_letters: DeadLetters::new(
                 &config.kafka,
@@ -113,8 +113,8 @@ impl Worker {
                 .await;
             metrics::forwarded(&self.topic, sent.elapsed());
             let wait = match outcome {
-                BatchOutcome::KeyRefused { status } => {
-                    self.key_refused(status);
+                BatchOutcome::Misconfigured { link, status } => {
+                    self.misconfigured(link, status);
                     self.backoff(attempt, None)
                 }
                 BatchOutcome::Stored(created) => {
@@ -183,8 +183,8 @@ impl Worker {
             let outcome = self.forwarder.forward(payload, context.clone()).await;
             metrics::forwarded(&self.topic, sent.elapsed());
             let wait = match outcome {
-                Outcome::KeyRefused { status } => {
-                    self.key_refused(status);
+                Outcome::Misconfigured { link, status } => {
+                    self.misconfigured(link, status);
                     self.backoff(attempt, None)
                 }
                 Outcome::Stored => {
@@ -261,13 +261,20 @@ impl Worker {
         Handled::Abandoned
     }
 
-    /// The api refused the key: loud, counted, and never a reason to give up on a message.
-    fn key_refused(&self, status: u16) {
-        metrics::key_refused(&self.topic);
-        tracing::error!(
-            status,
-            "The api refused this consumer's key (API_KEY needs the `write` scope); retrying."
-        );
+    /// Loud, counted, and never a reason to give up on a message: the way to the api is
+    /// wrong, not the record.
+    fn misconfigured(&self, link: Link, status: u16) {
+        metrics::misconfiguration(&self.topic, link);
+        match link {
+            Link::KeyRefused => tracing::error!(
+                status,
+                "The api refused this consumer's key (API_KEY needs the `write` scope); retrying."
+            ),
+            _ => tracing::error!(
+                status,
+                "API_URL answered with something else than the api's verdict on a record (a redirect, or a refusal without one of its problem types); check API_URL. Retrying."
+            ),
+        }
     }
 
     /// Capped exponential backoff with full jitter, never sooner than the server asked.

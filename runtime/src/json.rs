@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::http::DEFAULT_BODY_LIMIT;
-use crate::problem::Problem;
+use crate::problem::{kind, Problem};
 
 /// A JSON request body (under the size limit, with a JSON content type) as its text, its
 /// syntax checked but nothing built from it: a batch is then parsed a record at a time, so
@@ -26,7 +26,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonText {
         let text = String::from_utf8(Vec::from(bytes)).map_err(|_| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
-                "malformed-json",
+                kind::MALFORMED_JSON,
                 "The body is not valid JSON: it is not UTF-8.",
             )
         })?;
@@ -107,7 +107,7 @@ async fn json_bytes(req: Request) -> Result<BytesMut, Problem> {
 fn malformed(error: serde_json::Error) -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
-        "malformed-json",
+        kind::MALFORMED_JSON,
         format!("The body is not valid JSON: {error}."),
     )
 }
@@ -129,7 +129,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<BytesMut, Problem> {
         let chunk = chunk.map_err(|_| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
-                "malformed-body",
+                kind::MALFORMED_BODY,
                 "The body could not be read.",
             )
         })?;
@@ -144,7 +144,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<BytesMut, Problem> {
     if read > limit {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
+            kind::PAYLOAD_TOO_LARGE,
             "The body is over the size limit.",
         ));
     }

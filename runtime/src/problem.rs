@@ -9,6 +9,31 @@ use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// The problem types that are the api's verdict on a record itself, written once for the
+/// api that answers them and the consumer that acts on them.
+pub mod kind {
+    pub const VALIDATION: &str = "validation";
+    pub const MALFORMED_JSON: &str = "malformed-json";
+    pub const MALFORMED_BODY: &str = "malformed-body";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload-too-large";
+    pub const ID_CONFLICT: &str = "id-conflict";
+    pub const IDS_EXHAUSTED: &str = "ids-exhausted";
+    pub const MISSING_REFERENCE: &str = "missing-reference";
+
+    /// Only these may send a message to a dead-letter topic: any other refusal (a 404 from a
+    /// gateway, an unknown route, a redirect) says the way to the api is wrong, not the
+    /// record.
+    pub const RECORD_VERDICTS: [&str; 7] = [
+        VALIDATION,
+        MALFORMED_JSON,
+        MALFORMED_BODY,
+        PAYLOAD_TOO_LARGE,
+        ID_CONFLICT,
+        IDS_EXHAUSTED,
+        MISSING_REFERENCE,
+    ];
+}
+
 /// An error as the client sees it. `kind` is the problem type, a short slug such as
 /// `id-conflict` that clients (our consumer among them) branch on.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -48,7 +73,7 @@ impl Problem {
     pub fn validation(invalid: Invalid) -> Self {
         let mut problem = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
+            kind::VALIDATION,
             format!("{} field(s) failed validation", invalid.errors.len()),
         );
         problem.errors = invalid.errors;

@@ -8,4 +8,5 @@ mod batches;
 mod delivery;
 mod helpers;
 mod metrics;
+mod misconfiguration;
 mod partitions;
