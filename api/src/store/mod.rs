@@ -376,8 +376,10 @@ async fn insert<R: Table>(conn: &mut Conn<'_>, mut record: R, now: DateTime<Utc>
     Ok(record)
 }
 
-/// One past the largest id below [`GENERATED_ID_FLOOR`] (ids from there up are the
-/// producers'); `None` once a client took the last of them.
+/// The first free id at or after the table's counter, below [`GENERATED_ID_FLOOR`] (ids
+/// from there up are the producers'), and the counter moved past it; `None` only once all
+/// 2^62 - 1 are taken. The search walks past ids clients took, each once, as the counter
+/// never goes back: a client's own id, however high, leaves the rest of the range free.
 ///
 /// On a shared database one lock for every table, held until the commit, keeps two
 /// replicas from taking the same id (and, being one, from waiting for each other in turn).
@@ -387,11 +389,27 @@ async fn next_id(conn: &mut Conn<'_>, table: &str) -> Result<Option<Id>> {
             .execute(&mut **c)
             .await?;
     }
-    let sql = format!("SELECT MAX(id) FROM {table} WHERE id < $1");
-    let max: Option<Id> = on_backend!(conn, c => {
-        sqlx::query_scalar(&sql).bind(GENERATED_ID_FLOOR).fetch_one(c).await?
+    let find = format!(
+        "WITH c AS (SELECT next_id AS n FROM id_counters WHERE tbl = $1) \
+         SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM {table}, c WHERE id = c.n) THEN (SELECT n FROM c) \
+         ELSE (SELECT t.id + 1 FROM {table} t, c WHERE t.id >= c.n AND t.id < $2 \
+               AND NOT EXISTS (SELECT 1 FROM {table} u WHERE u.id = t.id + 1) \
+               ORDER BY t.id LIMIT 1) END"
+    );
+    let free: Option<Id> = on_backend!(conn, c => {
+        sqlx::query_scalar(&find).bind(table).bind(GENERATED_ID_FLOOR).fetch_one(&mut *c).await?
     });
-    Ok(Some(max.unwrap_or(0) + 1).filter(|&next| next < GENERATED_ID_FLOOR))
+    let Some(id) = free.filter(|&id| id < GENERATED_ID_FLOOR) else {
+        return Ok(None);
+    };
+    on_backend!(conn, c => {
+        sqlx::query("UPDATE id_counters SET next_id = $1 WHERE tbl = $2")
+            .bind(id + 1)
+            .bind(table)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(Some(id))
 }
 
 /// Inserts `$rows` with bound values, [`ROWS_PER_STATEMENT`] to a statement: `$insert` is
