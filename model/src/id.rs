@@ -1,7 +1,8 @@
 //! Record ids, and the two id spaces that keep producer- and api-assigned ids apart.
 //!
-//! The api assigns `max(id) + 1` below [`GENERATED_ID_FLOOR`]; producers assign ids at or
-//! above it, so the two can never collide. Producer replicas stay apart by their node id.
+//! Below [`GENERATED_ID_FLOOR`] ids are the clients' own or the api's (from a counter that
+//! passes over ids clients took); producers assign ids at or above it, and refuse a client's
+//! own id there, so the two can never collide. Producer replicas stay apart by their node id.
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,6 +27,19 @@ pub(crate) fn parse_id(value: &Value) -> Result<Id, Invalid> {
     match integer(value)? {
         id if id > 0 => Ok(id),
         _ => Err("must be a positive integer".into()),
+    }
+}
+
+/// A record's own id as a client may send it to a producer: below [`GENERATED_ID_FLOOR`],
+/// so it can never collide with an id a producer assigns. (The api takes any positive id,
+/// since the consumers forward it ids the producers assigned.)
+pub(crate) fn check_client_id(value: &Value) -> Result<(), Invalid> {
+    match value.get("id").and_then(Value::as_i64) {
+        Some(id) if id >= GENERATED_ID_FLOOR => Err(Invalid::at(
+            "id",
+            format!("must be below 2^62 ({GENERATED_ID_FLOOR}): ids from there up are the producers' to assign"),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -20,7 +20,7 @@ pub use coupon::{Coupon, Odds, Selection, Stake, MAX_SELECTIONS};
 pub use error::{FieldError, Invalid};
 pub use event::Event;
 pub use id::{Id, IdGenerator, GENERATED_ID_FLOOR};
-pub use record::{parse_batch_text, Batch, Kind, Record, MAX_BATCH};
+pub use record::{parse_batch_text, parse_client_batch_text, Batch, Kind, Record, MAX_BATCH};
 pub use timestamp::parse_timestamp;
 pub use user::User;
 pub use values::{Country, Currency, Gender};

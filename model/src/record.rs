@@ -9,7 +9,7 @@ use crate::coupon::Coupon;
 use crate::error::Invalid;
 use crate::event::Event;
 use crate::fields::each;
-use crate::id::Id;
+use crate::id::{check_client_id, Id};
 use crate::user::User;
 
 /// Most records one producer request may carry.
@@ -146,7 +146,8 @@ impl<R> Batch<R> {
 }
 
 /// A batch parsed from its whole tree: what [`parse_batch_text`] must answer for the same
-/// body, and how it parses a single record.
+/// body.
+#[cfg(test)]
 pub(crate) fn parse_batch<R: Record>(
     value: &Value,
     now: DateTime<Utc>,
@@ -165,16 +166,42 @@ pub(crate) fn parse_batch<R: Record>(
 /// an array is split into each record's text, and one record at a time becomes a [`Value`],
 /// so what a request holds is its body and its records, not several times the body.
 pub fn parse_batch_text<R: Record>(body: &str, now: DateTime<Utc>) -> Result<Batch<R>, Invalid> {
+    parse_batch_text_with(body, |value| R::parse(value, now))
+}
+
+/// As [`parse_batch_text`], for a body a client sends a producer: a record's own id must also
+/// stay below the range producers assign from (see [`check_client_id`]).
+pub fn parse_client_batch_text<R: Record>(
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Batch<R>, Invalid> {
+    parse_batch_text_with(body, |value| {
+        match (R::parse(value, now), check_client_id(value)) {
+            (parsed, Ok(())) => parsed,
+            (Ok(_), Err(range)) => Err(range),
+            (Err(mut invalid), Err(range)) => {
+                // `id` comes first, as a record's fields are checked in that order.
+                invalid.errors.splice(0..0, range.errors);
+                Err(invalid)
+            }
+        }
+    })
+}
+
+fn parse_batch_text_with<R>(
+    body: &str,
+    parse: impl Fn(&Value) -> Result<R, Invalid>,
+) -> Result<Batch<R>, Invalid> {
     let not_json = |e: serde_json::Error| Invalid::here(format!("is not JSON: {e}"));
     if !body.trim_start().starts_with('[') {
         let value: Value = serde_json::from_str(body).map_err(not_json)?;
-        return parse_batch(&value, now);
+        return parse(&value).map(Batch::One);
     }
     let items: Vec<&RawValue> = serde_json::from_str(body).map_err(not_json)?;
     check_batch_size(items.len())?;
     each(items, |raw| {
         let value: Value = serde_json::from_str(raw.get()).map_err(not_json)?;
-        R::parse(&value, now)
+        parse(&value)
     })
     .map(Batch::Many)
 }
@@ -266,5 +293,25 @@ mod tests {
         let mut user = User::parse(&json!({"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "M", "registration_date": earlier.to_rfc3339()}), now).expect("valid");
         user.fill_defaults(now);
         assert_eq!(user.registration_date, Some(earlier));
+    }
+
+    #[test]
+    fn a_client_may_not_send_an_id_from_the_producers_range() {
+        let floor = crate::GENERATED_ID_FLOOR;
+        let mut own = user("GR");
+        own["id"] = json!(floor - 1);
+        let mut taken = user("GR");
+        taken["id"] = json!(floor);
+        let mut both = user("Greece");
+        both["id"] = json!(i64::MAX);
+        let body = json!([own, taken, both]).to_string();
+        let error = parse_client_batch_text::<User>(&body, Utc::now()).expect_err("refused");
+        assert_eq!(
+            error.fields().collect::<Vec<_>>(),
+            ["[1].id", "[2].id", "[2].country"]
+        );
+        assert!(parse_batch_text::<User>(&body.replace("Greece", "GR"), Utc::now()).is_ok());
+        let one = parse_client_batch_text::<User>(&json!(own).to_string(), Utc::now());
+        assert!(matches!(one, Ok(Batch::One(_))));
     }
 }

@@ -2,7 +2,7 @@ use axum::response::{IntoResponse, Response};
 use slipstream_model::Invalid;
 use slipstream_runtime::Problem;
 
-use crate::publisher::Receipt;
+use crate::publisher::{Failed, Receipt};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -18,7 +18,7 @@ pub enum Error {
     #[error("Kafka did not acknowledge {} record(s): {reason}", failed.len())]
     NotAcknowledged {
         accepted: Vec<Receipt>,
-        failed: Vec<usize>,
+        failed: Vec<Failed>,
         reason: String,
     },
     #[error(transparent)]
@@ -47,7 +47,7 @@ impl IntoResponse for Error {
                     "accepted",
                     serde_json::to_value(accepted).unwrap_or_default(),
                 )
-                .with("failed", failed)
+                .with("failed", serde_json::to_value(failed).unwrap_or_default())
             }
             Self::Internal(e) => {
                 tracing::error!(error = ?e, "Request failed.");

@@ -27,6 +27,14 @@ pub struct Receipt {
     pub offset: i64,
 }
 
+/// A record Kafka did not acknowledge: where it was in the request, and the id it was given,
+/// which a retry must carry so that a copy that did reach Kafka is stored once.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Failed {
+    pub index: usize,
+    pub id: Id,
+}
+
 /// A record ready to be written: its id, its Kafka key and its JSON.
 #[derive(Debug)]
 pub struct Outgoing {
@@ -121,7 +129,8 @@ impl Publisher {
         )
         .await
         .unwrap_or_default();
-        let receipts = collect_receipts(&topic, records.len(), deliveries, refused);
+        let ids: Vec<Id> = records.iter().map(|r| r.id).collect();
+        let receipts = collect_receipts(&topic, &ids, deliveries, refused);
         let accepted = match &receipts {
             Ok(accepted) | Err(Error::NotAcknowledged { accepted, .. }) => accepted.len(),
             Err(_) => 0,
@@ -161,13 +170,14 @@ type Delivered = (
     >,
 );
 
+/// `ids`: the request's records', in order; `deliveries`: the answers for the first of them.
 fn collect_receipts(
     topic: &str,
-    total: usize,
+    ids: &[Id],
     deliveries: Vec<Delivered>,
     refused: Option<KafkaError>,
 ) -> Result<Vec<Receipt>> {
-    let mut accepted = Vec::with_capacity(total);
+    let mut accepted = Vec::with_capacity(ids.len());
     let mut failed = Vec::new();
     let mut reason = refused.map(|e| e.to_string());
     for (index, (id, outcome)) in deliveries.into_iter().enumerate() {
@@ -180,16 +190,21 @@ fn collect_receipts(
             }),
             Ok(Err((e, _))) => {
                 reason.get_or_insert_with(|| e.to_string());
-                failed.push(index);
+                failed.push(Failed { index, id });
             }
             Err(_) => {
                 reason.get_or_insert_with(|| "the producer was dropped".into());
-                failed.push(index);
+                failed.push(Failed { index, id });
             }
         }
     }
     let answered = accepted.len() + failed.len();
-    failed.extend(answered..total);
+    failed.extend(
+        ids.iter()
+            .enumerate()
+            .skip(answered)
+            .map(|(index, &id)| Failed { index, id }),
+    );
     if failed.is_empty() {
         Ok(accepted)
     } else {

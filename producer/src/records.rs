@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
-use slipstream_model::{parse_batch_text, Batch, Coupon, Event, Record, User};
+use slipstream_model::{parse_client_batch_text, Batch, Coupon, Event, Record, User};
 use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::http::{REQUEST_ID, TRACEPARENT};
 use slipstream_runtime::{JsonText, Problem};
@@ -35,7 +35,7 @@ macro_rules! publish_route {
             request_body(content = inline($body), content_type = "application/json"),
             responses(
                 (status = 202, description = "Kafka acknowledged every record: a receipt, or one per record of a batch.", body = inline(Receipts)),
-                (status = 503, description = "Kafka could not take the records in time, or too many are in flight. `accepted` lists what was written, `failed` the indexes that were not.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+                (status = 503, description = "Kafka could not take the records in time, or too many are in flight. `accepted` lists what was written; `failed` lists each record that was not as its `index` in the request and the `id` it was given: resend those with these ids, so a record that did reach Kafka is stored once.", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
             )
         )]
         async fn $name(
@@ -52,8 +52,9 @@ publish_route!(users, User, openapi::Users, "/users");
 publish_route!(events, Event, openapi::Events, "/events");
 publish_route!(coupons, Coupon, openapi::Coupons, "/coupons");
 
-/// Assigns missing ids and defaults before writing, so the message is the complete record
-/// and a redelivery to the api is recognised as the same record.
+/// Assigns missing ids before writing, so a redelivery to the api is recognised as the same
+/// record. Absent dates stay absent: the api fills them when it first stores the record, so a
+/// client posting the same record twice (with its id) is never a conflict.
 #[tracing::instrument(skip_all, fields(kind = %R::KIND))]
 async fn publish<R: Record>(
     State(state): State<AppState>,
@@ -61,7 +62,7 @@ async fn publish<R: Record>(
     JsonText(body): JsonText,
 ) -> Result<impl IntoResponse> {
     let now = Utc::now();
-    let batch = parse_batch_text::<R>(&body, now)?;
+    let batch = parse_client_batch_text::<R>(&body, now)?;
     let single = matches!(batch, Batch::One(_));
     let outgoing = batch
         .into_vec()
@@ -70,7 +71,6 @@ async fn publish<R: Record>(
             if record.id().is_none() {
                 record.set_id(state.ids.next_id());
             }
-            record.fill_defaults(now);
             outgoing(&record)
         })
         .collect::<Result<Vec<_>>>()?;

@@ -1,6 +1,6 @@
 //! Posting records to the producer. A 503 is retried with only the records Kafka did not take
-//! (the problem body lists the `failed` indexes), so an upload neither duplicates nor loses a
-//! record.
+//! (the problem body lists each `failed` record's index and the id the producer gave it), each
+//! resent with that id, so an upload neither duplicates nor loses a record.
 
 use std::time::{Duration, Instant};
 
@@ -41,10 +41,10 @@ pub struct Sender {
 /// The producer's answer to one request, reduced to what decides the next step.
 enum Answer {
     Accepted,
-    /// Kafka could not take the request; `failed` lists the indexes not written, when known.
+    /// Kafka could not take the request; `failed` lists the records not written, when known.
     Unavailable {
         wait: Option<Duration>,
-        failed: Option<Vec<usize>>,
+        failed: Option<Vec<Failed>>,
     },
     /// Resending cannot help: the records are invalid.
     Rejected(String),
@@ -55,7 +55,14 @@ enum Answer {
 
 #[derive(Deserialize)]
 struct Unavailable {
-    failed: Option<Vec<usize>>,
+    failed: Option<Vec<Failed>>,
+}
+
+/// A record the producer did not get written: its index in the request, and its id.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct Failed {
+    index: usize,
+    id: i64,
 }
 
 impl Sender {
@@ -70,7 +77,7 @@ impl Sender {
     /// Posts `records` (JSON texts) to `path` as one request: a single object when `single`,
     /// else an array. Retries what Kafka did not take until it is taken or the attempts run out.
     pub async fn send(&self, path: &str, records: &[String], single: bool) -> Outcome {
-        let mut pending: Vec<&str> = records.iter().map(String::as_str).collect();
+        let mut pending: Vec<String> = records.to_vec();
         let mut outcome = Outcome::default();
         for attempt in 1..=self.retry.attempts.max(1) {
             let posted = Instant::now();
@@ -113,9 +120,9 @@ impl Sender {
         retry_after.unwrap_or(doubling).min(self.retry.max_backoff)
     }
 
-    async fn post(&self, path: &str, records: &[&str], single: bool) -> Answer {
+    async fn post(&self, path: &str, records: &[String], single: bool) -> Answer {
         let body = match (single, records) {
-            (true, [record]) => (*record).to_owned(),
+            (true, [record]) => record.clone(),
             _ => format!("[{}]", records.join(",")),
         };
         let sent = self
@@ -156,15 +163,27 @@ fn fail(mut outcome: Outcome, records: usize, error: String) -> Outcome {
     outcome
 }
 
-/// The records at the `failed` indexes, each once; indexes out of range are ignored.
-fn select<'a>(pending: &[&'a str], failed: &[usize]) -> Vec<&'a str> {
-    let mut indexes = failed.to_vec();
-    indexes.sort_unstable();
-    indexes.dedup();
-    indexes
+/// The `failed` records, each once and with the id the producer gave it; indexes out of
+/// range are ignored.
+fn select(pending: &[String], failed: &[Failed]) -> Vec<String> {
+    let mut failed = failed.to_vec();
+    failed.sort_unstable_by_key(|f| f.index);
+    failed.dedup_by_key(|f| f.index);
+    failed
         .into_iter()
-        .filter_map(|i| pending.get(i).copied())
+        .filter_map(|f| Some(with_id(pending.get(f.index)?, f.id)))
         .collect()
+}
+
+/// `record` (a JSON object's text) with `id` when it had none; as it was otherwise.
+fn with_id(record: &str, id: i64) -> String {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(record) {
+        Ok(mut object) if !object.contains_key("id") => {
+            object.insert("id".into(), id.into());
+            serde_json::Value::Object(object).to_string()
+        }
+        _ => record.to_owned(),
+    }
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
@@ -247,7 +266,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_partial_503_resends_only_the_failed_records_after_retry_after() {
-        let partial = json!({"status": 503, "accepted": [{"id": 1}, {"id": 3}], "failed": [1, 3]});
+        let failed = json!([{"index": 1, "id": 2}, {"index": 3, "id": 4}]);
+        let partial = json!({"status": 503, "accepted": [{"id": 1}, {"id": 3}], "failed": failed});
         let retry = RetryPolicy {
             attempts: 5,
             max_backoff: Duration::from_secs(5),
@@ -295,6 +315,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn records_without_id_are_resent_with_the_id_the_producer_gave_them() {
+        let failed = json!([{"index": 1, "id": 4_611_686_018_427_387_905_i64}]);
+        let script = vec![(503, Some("0"), json!({ "failed": failed }))];
+        let (sender, fake) = fake_producer(script, quick(2)).await;
+        let records = [r#"{"name":"a"}"#.to_owned(), r#"{"name":"b"}"#.to_owned()];
+
+        let outcome = sender.send("/users", &records, false).await;
+
+        assert_eq!((outcome.accepted, outcome.failed), (2, 0));
+        assert_eq!(
+            bodies(&fake)[1],
+            json!([{"name": "b", "id": 4_611_686_018_427_387_905_i64}])
+        );
+    }
+
+    #[tokio::test]
     async fn a_single_record_is_posted_as_an_object() {
         let (sender, fake) = fake_producer(vec![], quick(1)).await;
 
@@ -325,9 +361,9 @@ mod tests {
     async fn records_still_failing_after_the_last_attempt_are_errors() {
         let failing = |failed: Value| (503, Some("0"), json!({ "failed": failed }));
         let script = vec![
-            failing(json!([0, 2])),
-            failing(json!([1])),
-            failing(json!([0])),
+            failing(json!([{"index": 0, "id": 1}, {"index": 2, "id": 3}])),
+            failing(json!([{"index": 1, "id": 3}])),
+            failing(json!([{"index": 0, "id": 3}])),
         ];
         let (sender, fake) = fake_producer(script, quick(3)).await;
 

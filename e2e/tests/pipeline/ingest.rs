@@ -204,3 +204,45 @@ async fn a_record_posted_twice_is_stored_once_and_aliases_are_stored_canonically
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(pipeline.get("/coupons/user/7").await, Some(json!([coupon])));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_without_dates_posted_twice_is_stored_once_with_the_apis_date() {
+    let pipeline = Pipeline::start().await;
+    let user =
+        json!({"id": 17, "birth_year": 1980, "country": "GR", "currency": "EUR", "gender": "M"});
+    let event = json!({"id": 18, "begin_timestamp": "2027-02-01T18:00:00Z", "end_timestamp": "2027-02-01T20:00:00Z", "country": "GR", "league": "Super League", "sport": "Football", "participants": ["A", "B"]});
+    let coupon =
+        json!({"id": 19, "user_id": 17, "stake": 2, "selections": [{"event_id": 18, "odds": 1.5}]});
+    for _ in 0..2 {
+        for (path, body) in [
+            ("/users", &user),
+            ("/events", &event),
+            ("/coupons", &coupon),
+        ] {
+            let (status, answer) = pipeline.produce(path, body).await;
+            assert_eq!(status, 202, "{answer}");
+        }
+        // Apart in time: a date filled by the producer would differ between the two copies.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    eventually("coupon 19 is stored", Duration::from_secs(60), || async {
+        pipeline.get("/coupons/19").await.is_some()
+    })
+    .await;
+    let stored_user = pipeline.get("/users/17").await.expect("user");
+    assert!(
+        stored_user["registration_date"].is_string(),
+        "{stored_user}"
+    );
+    let stored_coupon = pipeline.get("/coupons/19").await.expect("coupon");
+    assert!(stored_coupon["timestamp"].is_string(), "{stored_coupon}");
+    // Give the second copies time to arrive: each is a replay, never a dead letter.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let letters = crate::ledger::dead_letters(&pipeline).await;
+    assert!(letters.is_empty(), "{} dead letter(s)", letters.len());
+    assert_eq!(pipeline.get("/users/17").await, Some(stored_user));
+    assert_eq!(
+        pipeline.get("/coupons/user/17").await,
+        Some(json!([stored_coupon]))
+    );
+}

@@ -2,6 +2,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use slipstream_devkit::KafkaBroker;
+use slipstream_model::GENERATED_ID_FLOOR;
 
 use crate::helpers::TestProducer;
 
@@ -37,7 +38,14 @@ async fn with_kafka_down_the_producer_answers_503_in_bounded_time_and_recovers()
         "answered after {waited:?}, the bound is the produce timeout"
     );
     let problem: Value = response.json().await.expect("problem");
-    assert_eq!(problem["failed"], json!([0]));
+    let failed = &problem["failed"];
+    assert_eq!(failed[0]["index"], 0, "{problem}");
+    assert!(
+        failed[0]["id"]
+            .as_i64()
+            .is_some_and(|id| id >= GENERATED_ID_FLOOR),
+        "the id it was given, to resend it with: {problem}"
+    );
     let ready = producer
         .http
         .get(format!("{}/ready", producer.url))
