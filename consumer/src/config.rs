@@ -67,8 +67,13 @@ pub enum Mode {
     /// Move the topic's dead letters back to the topic, once the cause is fixed (a missing user
     /// created, a bug deployed), and report how many moved. Safe to interrupt and run again:
     /// it remembers where it stopped, and moves only what was in the dead-letter topic when
-    /// it began.
-    Redrive,
+    /// it began. A message already redriven 3 times (its `redrive-count` header) is left
+    /// where it is, with what follows it in its partition, and the command fails naming it.
+    Redrive {
+        /// Move messages already redriven 3 times too.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 impl Config {

@@ -55,6 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await?;
     let consumer = Arc::new(subscribe(&config, group)?);
     let topic = config.kafka.topic(config.topic);
+    metrics::start(&topic);
     tracing::info!(%topic, group = %config.group_id(), %address, "Consumer started.");
     let worker = Worker::new(&config, link)?;
     let (mut lanes, mut finished) = Lanes::new(Arc::clone(&consumer), topic, worker, stop.clone());

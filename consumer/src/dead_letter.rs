@@ -21,6 +21,19 @@ pub mod headers {
     pub const PARTITION: &str = "dlq-original-partition";
     pub const OFFSET: &str = "dlq-original-offset";
     pub const TIME: &str = "dlq-time";
+    /// How many times `consumer redrive` moved the message back to its topic: not a
+    /// dead-letter header, so it stays on through the next round.
+    pub const REDRIVE_COUNT: &str = "redrive-count";
+}
+
+/// The message's `redrive-count`: 0 when it has none (or one that is not a count).
+pub fn redrive_count<H: Headers>(message_headers: Option<&H>) -> u32 {
+    message_headers
+        .into_iter()
+        .flat_map(|h| h.iter())
+        .find(|h| h.key == headers::REDRIVE_COUNT)
+        .and_then(|h| std::str::from_utf8(h.value?).ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Why a message is dead-lettered.

@@ -17,4 +17,4 @@ pub use config::{Config, Mode};
 pub use consume::run;
 pub use forward::{Forwarder, Outcome};
 pub use health::{Link, LinkStatus};
-pub use redrive::{redrive, Redriven};
+pub use redrive::{redrive, Redriven, Refused, MAX_REDRIVES};

@@ -49,10 +49,26 @@ pub fn describe() {
         "slipstream_consumer_misconfigured",
         "1 while the last answer from API_URL said the key or the URL is wrong (the consumer is not ready), else 0."
     );
+    metrics::describe_counter!(
+        "slipstream_consumer_redriven_messages_total",
+        "Messages read that `consumer redrive` had moved back from the dead-letter topic, by `redrives` (1, 2, 3 or 4+): how many rounds they made."
+    );
+    metrics::describe_counter!(
+        "slipstream_consumer_dead_letter_failures_total",
+        "Attempts to write a dead letter that Kafka did not take; the message waits, and its offset with it."
+    );
     metrics::describe_gauge!(
         "slipstream_consumer_lag_messages",
         "Messages in a partition not yet read by this consumer (0 where it does not own it)."
     );
+}
+
+/// The series alerts watch, at 0 from the start: a rule's query then finds them before the
+/// first failure, and `increase()` sees that failure as a rise.
+pub fn start(topic: &str) {
+    metrics::counter!("slipstream_consumer_dead_letter_failures_total", "topic" => topic.to_owned())
+        .absolute(0);
+    misconfigured(false);
 }
 
 pub fn message(topic: &str, outcome: Outcome) {
@@ -78,6 +94,28 @@ pub fn misconfiguration(topic: &str, link: Link) {
 
 pub fn misconfigured(now: bool) {
     metrics::gauge!("slipstream_consumer_misconfigured").set(f64::from(u8::from(now)));
+}
+
+/// A message read with `redrive-count` = `redrives`; the label is one of four values, whatever
+/// the header says.
+pub fn redriven(topic: &str, redrives: u32) {
+    let redrives = match redrives {
+        0 => return,
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        _ => "4+",
+    };
+    let labels = [
+        ("topic", topic.to_owned()),
+        ("redrives", redrives.to_owned()),
+    ];
+    metrics::counter!("slipstream_consumer_redriven_messages_total", &labels).increment(1);
+}
+
+pub fn dead_letter_failed(topic: &str) {
+    metrics::counter!("slipstream_consumer_dead_letter_failures_total", "topic" => topic.to_owned())
+        .increment(1);
 }
 
 pub fn forwarded(topic: &str, took: Duration) {

@@ -12,9 +12,14 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::Config;
 use crate::consume::bounded_prefetch;
-use crate::dead_letter::headers::DEAD_LETTER_PREFIX;
+use crate::dead_letter::headers::{DEAD_LETTER_PREFIX, REDRIVE_COUNT};
+use crate::dead_letter::redrive_count;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Rounds a message may make through the dead-letter topic before a redrive asks for
+/// `--force`: one that failed this often is failing for a reason a redrive does not fix.
+pub const MAX_REDRIVES: u32 = 3;
 
 /// What a redrive did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +27,25 @@ pub struct Redriven {
     pub from: String,
     pub to: String,
     pub count: u64,
+    /// Letters left where they are, having been redriven [`MAX_REDRIVES`] times already; each
+    /// stops its partition there, so that a later `--force` run finds it and what follows.
+    pub refused: Vec<Refused>,
+}
+
+/// A letter a redrive without `--force` left in the dead-letter topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub partition: i32,
+    pub offset: i64,
+    pub redrives: u32,
 }
 
 /// Moves every dead letter present when it starts, each acknowledged by Kafka before its offset
 /// is committed in the redrive's own group: interrupted, it resumes without losing or
-/// repeating a message.
-pub async fn redrive(config: &Config) -> anyhow::Result<Redriven> {
+/// repeating a message. Each moved message carries its `redrive-count`, one more than before;
+/// without `force` a message already redriven [`MAX_REDRIVES`] times stays, with those after
+/// it in its partition.
+pub async fn redrive(config: &Config, force: bool) -> anyhow::Result<Redriven> {
     let (from, to) = (
         config.kafka.dead_letter_topic(config.topic),
         config.kafka.topic(config.topic),
@@ -53,6 +71,7 @@ pub async fn redrive(config: &Config) -> anyhow::Result<Redriven> {
         .context("Failed to create the producer")?;
     let mut ends = assign_up_to_now(&reader, &from)?;
     let mut count = 0;
+    let mut refused = Vec::new();
     while !ends.is_empty() {
         let Some(message) = reader.poll(TIMEOUT) else {
             anyhow::bail!(
@@ -61,8 +80,25 @@ pub async fn redrive(config: &Config) -> anyhow::Result<Redriven> {
             );
         };
         let message = message.with_context(|| format!("Failed to read {from}"))?;
-        if message.offset() < ends.get(&message.partition()).copied().unwrap_or(0) {
-            move_one(&writer, &to, &message).await?;
+        let redrives = redrive_count(message.headers());
+        let due = message.offset() < ends.get(&message.partition()).copied().unwrap_or(0);
+        if due && redrives >= MAX_REDRIVES && !force {
+            tracing::warn!(
+                partition = message.partition(),
+                offset = message.offset(),
+                redrives,
+                "Letter redriven too often; left in place (use --force)."
+            );
+            refused.push(Refused {
+                partition: message.partition(),
+                offset: message.offset(),
+                redrives,
+            });
+            ends.remove(&message.partition());
+            continue;
+        }
+        if due {
+            move_one(&writer, &to, &message, redrives + 1).await?;
             reader
                 .commit_message(&message, CommitMode::Sync)
                 .context("Failed to commit the redrive's progress")?;
@@ -72,8 +108,13 @@ pub async fn redrive(config: &Config) -> anyhow::Result<Redriven> {
             ends.remove(&message.partition());
         }
     }
-    tracing::info!(%from, %to, count, "Redrive finished.");
-    Ok(Redriven { from, to, count })
+    tracing::info!(%from, %to, count, refused = refused.len(), "Redrive finished.");
+    Ok(Redriven {
+        from,
+        to,
+        count,
+        refused,
+    })
 }
 
 /// Assigns every partition from where the last redrive stopped, and returns, for those with
@@ -116,21 +157,27 @@ fn assign_up_to_now(reader: &BaseConsumer, topic: &str) -> anyhow::Result<HashMa
 }
 
 /// Writes the letter back as the original message: same key and value, its own headers
-/// without the dead-letter ones.
+/// without the dead-letter ones, and `redrives` as its `redrive-count`.
 async fn move_one(
     writer: &FutureProducer,
     topic: &str,
     message: &BorrowedMessage<'_>,
+    redrives: u32,
 ) -> anyhow::Result<()> {
     let mut headers = OwnedHeaders::new();
     for header in message.headers().into_iter().flat_map(|h| h.iter()) {
-        if !header.key.starts_with(DEAD_LETTER_PREFIX) {
+        if !header.key.starts_with(DEAD_LETTER_PREFIX) && header.key != REDRIVE_COUNT {
             headers = headers.insert(Header {
                 key: header.key,
                 value: header.value,
             });
         }
     }
+    let redrives = redrives.to_string();
+    headers = headers.insert(Header {
+        key: REDRIVE_COUNT,
+        value: Some(&redrives),
+    });
     let mut record = FutureRecord::to(topic).headers(headers);
     if let Some(key) = message.key() {
         record = record.key(key);

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::Config;
-use crate::dead_letter::{DeadLetters, Verdict};
+use crate::dead_letter::{redrive_count, DeadLetters, Verdict};
 use crate::forward::{BatchOutcome, Forwarder, Outcome};
 use crate::health::{Link, LinkStatus};
 use crate::metrics;
@@ -69,6 +69,9 @@ impl Worker {
         messages: &[OwnedMessage],
         stop: &CancellationToken,
     ) -> Vec<Handled> {
+        for message in messages {
+            metrics::redriven(&self.topic, redrive_count(message.headers()));
+        }
         if let [message] = messages {
             return vec![self.handle(message, stop).await];
         }
@@ -251,6 +254,7 @@ impl Worker {
                     return Handled::Done;
                 }
                 Err(e) => {
+                    metrics::dead_letter_failed(&self.topic);
                     tracing::error!(error = ?e, attempt, "Dead letter not written, retrying.")
                 }
             }

@@ -128,6 +128,44 @@ async fn a_coupon_without_its_user_is_dead_lettered_in_time_and_a_redrive_brings
     );
 }
 
+/// A letter whose cause is never fixed goes round DLQ → topic → DLQ: each round is counted in
+/// its `redrive-count` header and the consumer's metrics, and after three a redrive needs
+/// `--force`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_letter_redriven_three_times_needs_force_and_each_round_is_counted() {
+    let mut setup = Setup::start("coupons", &[("MISSING_REFERENCE_TIMEOUT_SECS", "1")]).await;
+    setup.start_api().await;
+    let coupon =
+        json!({"id": 1, "user_id": 99, "stake": 2, "selections": [{"event_id": 98, "odds": 2}]});
+    setup.write_json(&[("99", coupon)]);
+    setup.dead_letters(1);
+    for round in 1..=3 {
+        assert!(setup.redrive().starts_with("moved 1 message(s)"));
+        let letters = setup.dead_letters(round + 1);
+        assert_eq!(letters.len(), round + 1, "round {round}");
+        let count = header(&letters[round], "redrive-count");
+        assert_eq!(count, Some(round.to_string()), "round {round}");
+    }
+    let refused = setup.redrive_with(&[]);
+    assert!(!refused.status.success(), "a fourth round without --force");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--force"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(stdout.contains("moved 0 message(s)"), "{stdout}");
+    let metrics = setup.metrics().await;
+    assert!(
+        metrics.contains(r#"slipstream_consumer_redriven_messages_total{topic=""#)
+            && metrics.contains(r#"redrives="3"} 1"#),
+        "{metrics}"
+    );
+
+    let forced = setup.redrive_with(&["--force"]);
+    assert!(forced.status.success());
+    assert!(String::from_utf8_lossy(&forced.stdout).contains("moved 1 message(s)"));
+    let letters = setup.dead_letters(5);
+    assert_eq!(header(&letters[4], "redrive-count").as_deref(), Some("4"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_the_consumer_with_exit_0_within_ten_seconds() {
     let mut setup = Setup::start("users", &[]).await;

@@ -106,14 +106,7 @@ impl Setup {
     /// Runs `consumer redrive` for this setup's topic and returns its report, the last line
     /// it printed (log lines come before it).
     pub fn redrive(&self) -> String {
-        let output = Command::new(workspace_bin("consumer"))
-            .arg("redrive")
-            .env("TOPIC", self.topic)
-            .env("KAFKA_BOOTSTRAP_SERVERS", &self.bootstrap)
-            .env("TOPIC_PREFIX", &self.prefix)
-            .env("LOG_FORMAT", "json")
-            .output()
-            .expect("consumer redrive runs");
+        let output = self.redrive_with(&[]);
         assert!(
             output.status.success(),
             "redrive failed: {}",
@@ -121,6 +114,19 @@ impl Setup {
         );
         let stdout = String::from_utf8_lossy(&output.stdout);
         stdout.lines().last().unwrap_or_default().to_owned()
+    }
+
+    /// Runs `consumer redrive` with `args`, whatever it ends in.
+    pub fn redrive_with(&self, args: &[&str]) -> std::process::Output {
+        Command::new(workspace_bin("consumer"))
+            .arg("redrive")
+            .args(args)
+            .env("TOPIC", self.topic)
+            .env("KAFKA_BOOTSTRAP_SERVERS", &self.bootstrap)
+            .env("TOPIC_PREFIX", &self.prefix)
+            .env("LOG_FORMAT", "json")
+            .output()
+            .expect("consumer redrive runs")
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> u16 {
