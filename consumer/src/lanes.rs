@@ -1,20 +1,26 @@
 //! One lane per assigned partition: a partition's messages are handled one after another, in
 //! offset order (a backlog in batches of consecutive messages), while partitions proceed side
-//! by side. The consume loop owns the lanes and
+//! by side. A message waiting for the records it names is set aside with its key's later
+//! messages ([`crate::parked`]), so the others of its partition go on within one forward; the
+//! partition's committed offset stays below the first message not done. The consume loop owns
+//! the lanes and
 //! keeps polling Kafka whatever they wait for, so the consumer stays in its group through an
 //! api outage of any length; a lane that falls behind has its partition paused instead.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::group::GroupContext;
+use crate::parked::Parked;
 use crate::worker::{Handled, Worker};
 
 /// Messages a lane may hold before its partition is paused: two full batches, so the next
@@ -35,6 +41,12 @@ const LANE_BYTES: usize = 1024 * 1024;
 /// A batch stops growing at this many bytes of values: a quarter of the api's default body
 /// limit (1 MiB), so a batch it refuses as too large is rare (its messages then go one by one).
 const BATCH_BYTES: usize = 256 * 1024;
+
+/// Longest a lane spends in one go on trying waiting messages again before it takes the
+/// messages that came meanwhile: with one forward of a newly waiting message, what a
+/// missing reference can delay the other keys of a partition by (about a second; a forward
+/// takes milliseconds while the api is well).
+const RETRY_BUDGET: Duration = Duration::from_secs(1);
 
 /// A lane finished a message.
 #[derive(Debug)]
@@ -79,8 +91,19 @@ struct Lane {
     id: u64,
     queue: mpsc::UnboundedSender<OwnedMessage>,
     depth: Depth,
+    /// Offsets queued and not done yet: the committed offset may not pass the first.
+    pending: BTreeSet<i64>,
+    /// One past the last offset queued: the committed offset once nothing is pending.
+    next: i64,
     paused: bool,
     stop: CancellationToken,
+}
+
+impl Lane {
+    /// The offset to commit now: the first message not done, or the next to read.
+    fn committable(&self) -> i64 {
+        self.pending.first().copied().unwrap_or(self.next)
+    }
 }
 
 /// The lanes of one consumer; every method is called from its consume loop.
@@ -128,6 +151,8 @@ impl Lanes {
             }
         };
         lane.depth.push(size(&message));
+        lane.pending.insert(message.offset());
+        lane.next = lane.next.max(message.offset() + 1);
         // The lane's task ends only after its sender is dropped or its token cancelled, and
         // both remove the lane from the map first.
         let _ = lane.queue.send(message);
@@ -158,12 +183,17 @@ impl Lanes {
         };
         lane.depth.pop(report.bytes);
         if report.handled == Handled::Done {
-            // librdkafka stores `offset + 1`: the next message to read.
-            let stored = self
-                .consumer
-                .store_offset(&self.topic, report.partition, report.offset);
-            if let Err(e) = stored {
-                tracing::warn!(error = %e, partition = report.partition, "Offset not stored.");
+            let before = lane.committable();
+            lane.pending.remove(&report.offset);
+            let now = lane.committable();
+            if now > before {
+                // librdkafka stores `offset + 1`: the next message to read.
+                let stored = self
+                    .consumer
+                    .store_offset(&self.topic, report.partition, now - 1);
+                if let Err(e) = stored {
+                    tracing::warn!(error = %e, partition = report.partition, "Offset not stored.");
+                }
             }
         }
         if lane.paused && lane.depth.has_room() {
@@ -220,6 +250,8 @@ impl Lanes {
             id: self.next_id,
             queue,
             depth: Depth::default(),
+            pending: BTreeSet::new(),
+            next: 0,
             paused: false,
             stop,
         }
@@ -236,33 +268,105 @@ struct Driver {
 
 impl Driver {
     async fn run(self, mut messages: mpsc::UnboundedReceiver<OwnedMessage>) {
+        let mut parked = Parked::default();
         loop {
+            let due = parked.next_due();
             let first = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return,
+                () = sleep_until(due), if due.is_some() => {
+                    if !self.retry_parked(&mut parked).await {
+                        return;
+                    }
+                    // Then a batch of what came meanwhile, if any, before more retries.
+                    match messages.try_recv() {
+                        Ok(message) => message,
+                        Err(_) => continue,
+                    }
+                }
                 message = messages.recv() => match message {
                     Some(message) => message,
                     None => return,
                 },
             };
             let batch = self.gather(first, &mut messages);
-            let handled = self.worker.handle_all(&batch, &self.stop).await;
-            for (message, &handled) in batch.iter().zip(&handled) {
-                let report = Finished {
-                    lane: self.lane,
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    bytes: size(message),
-                    handled,
-                };
-                if self.finished.send(report).is_err() || handled == Handled::Abandoned {
-                    return;
-                }
-            }
-            if handled.len() < batch.len() {
-                return; // Abandoned before the rest.
+            if !self.handle(batch, &mut parked).await {
+                return;
             }
         }
+    }
+
+    /// Forwards a batch, as one request when the api takes it whole, else message by message;
+    /// a message of a key that waits joins it. `false` once the lane must end.
+    async fn handle(&self, batch: Vec<OwnedMessage>, parked: &mut Parked) -> bool {
+        self.worker.received(&batch);
+        let (held, ready): (Vec<_>, Vec<_>) = batch.into_iter().partition(|m| parked.holds(m));
+        let wait = self.worker.backoff(0, None);
+        for message in held {
+            parked.park(message, wait);
+        }
+        if ready.len() > 1 {
+            if let Some(handled) = self.worker.forward_batch(&ready, &self.stop).await {
+                let all = handled.len() == ready.len();
+                return ready
+                    .iter()
+                    .zip(handled)
+                    .all(|(message, handled)| self.report(message, handled))
+                    && all;
+            }
+        }
+        for message in ready {
+            if parked.holds(&message) {
+                parked.park(message, wait);
+                continue;
+            }
+            match self.worker.handle(&message, &self.stop).await {
+                Handled::Waiting => parked.park(message, wait),
+                handled => {
+                    if !self.report(&message, handled) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Tries again the waiting messages that are due, for up to [`RETRY_BUDGET`]. `false`
+    /// once the lane must end.
+    async fn retry_parked(&self, parked: &mut Parked) -> bool {
+        let started = Instant::now();
+        while let Some(due) = parked.due().filter(|_| started.elapsed() < RETRY_BUDGET) {
+            let tried = self
+                .worker
+                .retry(due.message, due.since, due.attempt, &self.stop)
+                .await;
+            let key = due.key;
+            match tried {
+                Ok(handled) => {
+                    let Some(message) = parked.finish_first(&key) else {
+                        continue;
+                    };
+                    if !self.report(&message, handled) {
+                        return false;
+                    }
+                }
+                Err(wait) => parked.postpone(&key, wait),
+            }
+        }
+        true
+    }
+
+    /// Tells the consume loop a message is finished. `false` once the lane must end.
+    fn report(&self, message: &OwnedMessage, handled: Handled) -> bool {
+        let report = Finished {
+            lane: self.lane,
+            partition: message.partition(),
+            offset: message.offset(),
+            bytes: size(message),
+            handled,
+        };
+        self.finished.send(report).is_ok() && handled != Handled::Abandoned
     }
 
     /// `first` and whatever else the lane already holds, up to a batch: a backlog is
@@ -282,6 +386,14 @@ impl Driver {
             batch.push(message);
         }
         batch
+    }
+}
+
+/// Sleeps until `at`; never, without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -10,6 +10,7 @@ mod group;
 mod health;
 mod lanes;
 mod metrics;
+mod parked;
 mod redrive;
 mod worker;
 

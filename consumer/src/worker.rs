@@ -23,6 +23,18 @@ pub enum Handled {
     Done,
     /// Shutdown or a revocation came first: the offset must not be stored.
     Abandoned,
+    /// A coupon names records the api does not have yet: its lane sets it aside (see
+    /// [`crate::parked`]) and tries it again with [`Worker::retry`], while other keys go on.
+    Waiting,
+}
+
+/// What one forward of a lone message came to.
+enum Step {
+    Finished(Handled),
+    /// Its references are missing; the next try after the wait.
+    Missing(Duration),
+    /// The api could not answer about it (down, misconfigured); the next try after the wait.
+    Again(Duration),
 }
 
 pub struct Worker {
@@ -56,37 +68,16 @@ impl Worker {
         })
     }
 
-    /// Most messages [`Worker::handle_all`] takes at once.
+    /// Most messages a lane forwards in one request.
     pub fn batch(&self) -> usize {
         self.batch
     }
 
-    /// Handles consecutive messages of one partition: forwarded as one batch when the api
-    /// takes them all, otherwise each on its own, in order. Stops at the first message
-    /// abandoned, so the answer may be shorter than `messages`.
-    pub async fn handle_all(
-        &self,
-        messages: &[OwnedMessage],
-        stop: &CancellationToken,
-    ) -> Vec<Handled> {
+    /// Counts the messages a lane took that a redrive had moved back.
+    pub fn received(&self, messages: &[OwnedMessage]) {
         for message in messages {
             metrics::redriven(&self.topic, redrive_count(message.headers()));
         }
-        if let [message] = messages {
-            return vec![self.handle(message, stop).await];
-        }
-        if let Some(handled) = self.forward_batch(messages, stop).await {
-            return handled;
-        }
-        let mut handled = Vec::with_capacity(messages.len());
-        for message in messages {
-            let one = self.handle(message, stop).await;
-            handled.push(one);
-            if one == Handled::Abandoned {
-                break;
-            }
-        }
-        handled
     }
 
     /// Forwards the messages as one JSON array, retrying while the api is unavailable;
@@ -96,7 +87,7 @@ impl Worker {
     /// A batch has a request id of its own; each message's log line names it, which is how a
     /// record's request id leads to the api's log.
     #[tracing::instrument(skip_all, fields(messages = messages.len(), first_offset = messages[0].offset(), request_id = tracing::field::Empty))]
-    async fn forward_batch(
+    pub async fn forward_batch(
         &self,
         messages: &[OwnedMessage],
         stop: &CancellationToken,
@@ -157,12 +148,35 @@ impl Worker {
         }
     }
 
+    /// Forwards a message on its own, retrying while the api cannot answer about it; a
+    /// message whose references are missing is [`Handled::Waiting`] at the first answer.
     pub async fn handle(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
         let context = request_context(message);
         let span = message_span(message, &context);
         self.forward_alone(message, context, stop)
             .instrument(span)
             .await
+    }
+
+    /// One more try of a message waiting since `since` for its references (the
+    /// missing-reference timeout counts from then): finished, or how long until the next.
+    pub async fn retry(
+        &self,
+        message: &OwnedMessage,
+        since: Instant,
+        attempt: u32,
+        stop: &CancellationToken,
+    ) -> Result<Handled, Duration> {
+        let context = request_context(message);
+        let span = message_span(message, &context);
+        let step = self.attempt(message, &context, attempt, since, stop);
+        match step.instrument(span).await {
+            Step::Finished(handled) => Ok(handled),
+            Step::Missing(wait) | Step::Again(wait) => {
+                metrics::message(&self.topic, metrics::Outcome::Retried);
+                Err(wait)
+            }
+        }
     }
 
     async fn forward_alone(
@@ -182,50 +196,13 @@ impl Worker {
         }
         let started = Instant::now();
         for attempt in 0u32.. {
-            let sent = Instant::now();
-            let outcome = self.forwarder.forward(payload, context.clone()).await;
-            metrics::forwarded(&self.topic, sent.elapsed());
-            let wait = match outcome {
-                Outcome::Misconfigured { link, status } => {
-                    self.misconfigured(link, status);
-                    self.backoff(attempt, None)
-                }
-                Outcome::Stored => {
-                    tracing::debug!("Message stored.");
-                    metrics::message(&self.topic, metrics::Outcome::Stored);
-                    return Handled::Done;
-                }
-                Outcome::Replayed => {
-                    tracing::debug!("Message was already stored.");
-                    metrics::message(&self.topic, metrics::Outcome::Replayed);
-                    return Handled::Done;
-                }
-                Outcome::Rejected { status, problem } => {
-                    let verdict = Verdict {
-                        reason: "rejected",
-                        status: Some(status),
-                        problem: &problem,
-                    };
-                    return self.dead_letter(message, &verdict, stop).await;
-                }
-                Outcome::MissingReference { problem }
-                    if started.elapsed() >= self.missing_reference_timeout =>
-                {
-                    let verdict = Verdict {
-                        reason: "missing-reference",
-                        status: Some(409),
-                        problem: &problem,
-                    };
-                    return self.dead_letter(message, &verdict, stop).await;
-                }
-                Outcome::MissingReference { .. } => {
-                    tracing::debug!(attempt, "References not there yet, retrying.");
-                    self.backoff(attempt, None)
-                }
-                Outcome::Retry { reason, after } => {
-                    tracing::warn!(attempt, %reason, "Forward failed, retrying.");
-                    self.backoff(attempt, after)
-                }
+            let wait = match self
+                .attempt(message, &context, attempt, started, stop)
+                .await
+            {
+                Step::Finished(handled) => return handled,
+                Step::Missing(_) => return Handled::Waiting,
+                Step::Again(wait) => wait,
             };
             metrics::message(&self.topic, metrics::Outcome::Retried);
             if sleep_or_stop(wait, stop).await {
@@ -233,6 +210,66 @@ impl Worker {
             }
         }
         Handled::Abandoned
+    }
+
+    /// Forwards the message once and acts on the answer: counted, dead-lettered, or a wait.
+    async fn attempt(
+        &self,
+        message: &OwnedMessage,
+        context: &HeaderMap,
+        attempt: u32,
+        waiting_since: Instant,
+        stop: &CancellationToken,
+    ) -> Step {
+        let payload = message.payload().unwrap_or_default();
+        let sent = Instant::now();
+        let outcome = self.forwarder.forward(payload, context.clone()).await;
+        metrics::forwarded(&self.topic, sent.elapsed());
+        match outcome {
+            Outcome::Misconfigured { link, status } => {
+                self.misconfigured(link, status);
+                Step::Again(self.backoff(attempt, None))
+            }
+            Outcome::Stored => {
+                tracing::debug!("Message stored.");
+                metrics::message(&self.topic, metrics::Outcome::Stored);
+                Step::Finished(Handled::Done)
+            }
+            Outcome::Replayed => {
+                tracing::debug!("Message was already stored.");
+                metrics::message(&self.topic, metrics::Outcome::Replayed);
+                Step::Finished(Handled::Done)
+            }
+            Outcome::Rejected { status, problem } => {
+                let verdict = Verdict {
+                    reason: "rejected",
+                    status: Some(status),
+                    problem: &problem,
+                };
+                Step::Finished(self.dead_letter(message, &verdict, stop).await)
+            }
+            Outcome::MissingReference { problem }
+                if waiting_since.elapsed() >= self.missing_reference_timeout =>
+            {
+                let verdict = Verdict {
+                    reason: "missing-reference",
+                    status: Some(409),
+                    problem: &problem,
+                };
+                Step::Finished(self.dead_letter(message, &verdict, stop).await)
+            }
+            Outcome::MissingReference { .. } => {
+                tracing::debug!(
+                    attempt,
+                    "References not there yet; the message waits aside."
+                );
+                Step::Missing(self.backoff(attempt, None))
+            }
+            Outcome::Retry { reason, after } => {
+                tracing::warn!(attempt, %reason, "Forward failed, retrying.");
+                Step::Again(self.backoff(attempt, after))
+            }
+        }
     }
 
     /// Keeps trying until Kafka takes the dead letter: the offset may move only after that.
@@ -282,7 +319,7 @@ impl Worker {
     }
 
     /// Capped exponential backoff with full jitter, never sooner than the server asked.
-    fn backoff(&self, attempt: u32, at_least: Option<Duration>) -> Duration {
+    pub fn backoff(&self, attempt: u32, at_least: Option<Duration>) -> Duration {
         let ceiling = Duration::from_millis(100)
             .saturating_mul(1 << attempt.min(16))
             .min(self.max_backoff);

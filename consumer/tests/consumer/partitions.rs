@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use slipstream_devkit::eventually;
+use slipstream_devkit::kafka::header;
 
 use crate::helpers::Setup;
 
@@ -17,7 +18,7 @@ fn coupon(id: i64, user_id: i64) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_partition_waiting_for_a_reference_holds_back_only_its_own_later_messages() {
+async fn a_coupon_waiting_for_a_reference_holds_back_only_its_own_users_later_coupons() {
     let env = [
         ("MISSING_REFERENCE_TIMEOUT_SECS", "300"),
         ("RUST_LOG", "info,consumer=debug"),
@@ -25,30 +26,90 @@ async fn a_partition_waiting_for_a_reference_holds_back_only_its_own_later_messa
     let mut setup = Setup::start("coupons", &env).await;
     setup.start_api().await;
     assert_eq!(setup.post("/users", &user(1, 1980)).await, 201);
+    assert_eq!(setup.post("/users", &user(2, 1980)).await, 201);
     let event = json!({"id": 1, "begin_timestamp": "2031-01-01T18:00:00Z", "end_timestamp": "2031-01-01T20:00:00Z", "country": "GR", "league": "L", "sport": "football", "participants": ["A", "B"]});
     assert_eq!(setup.post("/events", &event).await, 201);
 
-    // Partition 0: coupon 10 waits for user 50, and coupon 11 must wait behind it.
+    // Partition 0: coupon 10 waits for user 50; coupon 11, another user's, goes on; coupon
+    // 13, user 50's too, must wait behind coupon 10.
     setup.write_json_to(0, &[("50", coupon(10, 50)), ("1", coupon(11, 1))]);
     setup.wait_for_log("References not there yet").await;
+    setup.write_json_to(0, &[("50", coupon(13, 50)), ("2", coupon(14, 2))]);
     setup.write_json_to(1, &[("1", coupon(12, 1))]);
-    eventually(
-        "coupon 12 is stored while partition 0 waits",
-        Duration::from_secs(60),
-        || async { setup.get("/coupons/12").await.is_some() },
-    )
-    .await;
+    for id in [11, 12, 14] {
+        setup.wait_stored(&format!("/coupons/{id}")).await;
+    }
     assert!(setup.get("/coupons/10").await.is_none());
-    assert!(
-        setup.get("/coupons/11").await.is_none(),
-        "coupon 11 overtook coupon 10 on its partition"
+    assert!(setup.get("/coupons/13").await.is_none());
+    assert_eq!(
+        setup.committed(),
+        1,
+        "partition 0's offset passed coupon 10, which is not stored yet"
     );
 
     assert_eq!(setup.post("/users", &user(50, 1990)).await, 201);
-    for id in [10, 11] {
+    for id in [10, 13] {
         setup.wait_stored(&format!("/coupons/{id}")).await;
     }
-    setup.wait_committed(3, Duration::from_secs(30)).await;
+    setup.wait_committed(5, Duration::from_secs(30)).await;
+}
+
+/// Orphans (coupons of a user that never arrives) do not hold up the coupons of other users
+/// behind them on their partition, and are still dead-lettered after the timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn orphans_delay_other_users_coupons_by_seconds_and_are_dead_lettered_in_time() {
+    let timeout = 20;
+    let env = [("MISSING_REFERENCE_TIMEOUT_SECS", "20")];
+    let mut setup = Setup::start("coupons", &env).await;
+    setup.start_api().await;
+    let event = json!({"id": 1, "begin_timestamp": "2031-01-01T18:00:00Z", "end_timestamp": "2031-01-01T20:00:00Z", "country": "GR", "league": "L", "sport": "football", "participants": ["A", "B"]});
+    assert_eq!(setup.post("/events", &event).await, 201);
+    let users: Vec<Value> = (1..=300).map(|id| user(id, 1980)).collect();
+    assert_eq!(setup.post("/users", &Value::Array(users)).await, 200);
+
+    let orphans: Vec<(String, Value)> = (1..=200)
+        .map(|n| ("9999".to_owned(), coupon(10_000 + n, 9999)))
+        .collect();
+    let valid: Vec<(String, Value)> = (1..=300)
+        .map(|user_id| (user_id.to_string(), coupon(user_id, user_id)))
+        .collect();
+    let written = tokio::time::Instant::now();
+    for records in [&orphans, &valid] {
+        let borrowed: Vec<(&str, Value)> = records
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        setup.write_json(&borrowed);
+    }
+    eventually(
+        "all 300 valid coupons are stored within 10 s",
+        Duration::from_secs(10),
+        || all_stored(&setup, 300),
+    )
+    .await;
+    let took = written.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+
+    let letters = setup.dead_letters(200);
+    assert_eq!(letters.len(), 200);
+    assert!(
+        written.elapsed() >= Duration::from_secs(timeout),
+        "dead-lettered before the timeout"
+    );
+    assert!(letters
+        .iter()
+        .all(|l| header(l, "dlq-reason").as_deref() == Some("missing-reference")));
+    setup.wait_committed(500, Duration::from_secs(30)).await;
+}
+
+/// Whether coupons 1..=`count` are all stored.
+async fn all_stored(setup: &Setup, count: i64) -> bool {
+    for id in 1..=count {
+        if setup.get(&format!("/coupons/{id}")).await.is_none() {
+            return false;
+        }
+    }
+    true
 }
 
 #[tokio::test(flavor = "multi_thread")]
