@@ -45,7 +45,11 @@ async fn a_coupon_waiting_for_a_reference_holds_back_only_its_own_users_later_co
     // partition 0's offset stays before coupon 10, which is not stored yet.
     setup.wait_committed(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(setup.committed(), 1, "partition 0's offset passed coupon 10");
+    assert_eq!(
+        setup.committed(),
+        1,
+        "partition 0's offset passed coupon 10"
+    );
 
     assert_eq!(setup.post("/users", &user(50, 1990)).await, 201);
     for id in [10, 13] {
