@@ -294,6 +294,29 @@ impl Setup {
         eventually(&what, deadline, || async { self.committed() == offsets }).await;
     }
 
+    /// The consumer's `/ready` status.
+    pub async fn ready_status(&self) -> u16 {
+        let url = format!("http://127.0.0.1:{}/ready", self.health_port);
+        let response = reqwest::get(url).await.expect("consumer reachable");
+        response.status().as_u16()
+    }
+
+    /// Once a misconfiguration is fixed: [`three_users`] are stored and committed, none
+    /// dead-lettered, and the consumer is ready again.
+    pub async fn wait_three_users_flow(&self) {
+        for id in 1..=3 {
+            self.wait_stored(&format!("/users/{id}")).await;
+        }
+        self.wait_committed(3, Duration::from_secs(30)).await;
+        assert_eq!(self.dead_letter_count(), 0);
+        eventually(
+            "the consumer is ready again",
+            Duration::from_secs(10),
+            || async { self.ready_status().await == 200 },
+        )
+        .await;
+    }
+
     /// Waits until the consumer's log shows `text`: the way to know it reached a state.
     pub async fn wait_for_log(&self, text: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -316,6 +339,17 @@ impl Drop for Setup {
             let _ = stop.send(());
         }
     }
+}
+
+/// Users 1, 2 and 3, keyed by id as the producer writes them.
+pub fn three_users() -> Vec<(&'static str, Value)> {
+    ["1", "2", "3"]
+        .into_iter()
+        .map(|id| {
+            let user = serde_json::json!({"id": id.parse::<i64>().expect("an id"), "birth_year": 1980, "country": "GR", "currency": "EUR", "gender": "F", "registration_date": "2024-01-01T00:00:00Z"});
+            (id, user)
+        })
+        .collect()
 }
 
 pub fn payload(message: &OwnedMessage) -> Vec<u8> {

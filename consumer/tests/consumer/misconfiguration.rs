@@ -12,10 +12,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::json;
 use slipstream_devkit::eventually;
 
-use crate::helpers::Setup;
+use crate::helpers::{three_users, Setup};
 
 /// The gateway's second mode; the first (0) answers 404.
 const REDIRECT: u8 = 1;
@@ -63,15 +62,6 @@ impl Gateway {
     }
 }
 
-async fn ready_status(setup: &Setup) -> u16 {
-    let url = format!("http://127.0.0.1:{}/ready", setup.health_port);
-    reqwest::get(url)
-        .await
-        .expect("consumer reachable")
-        .status()
-        .as_u16()
-}
-
 async fn assert_held_back(setup: &Setup) {
     assert_eq!(setup.committed(), 0, "committed while API_URL was wrong");
     assert_eq!(
@@ -80,7 +70,7 @@ async fn assert_held_back(setup: &Setup) {
         "dead-lettered for a wrong API_URL"
     );
     assert_eq!(
-        ready_status(setup).await,
+        setup.ready_status().await,
         503,
         "ready while API_URL is wrong"
     );
@@ -107,14 +97,7 @@ async fn a_wrong_api_url_holds_messages_back_until_it_leads_to_the_api() {
             })
             .into_future(),
     );
-    let users: Vec<(&str, serde_json::Value)> = ["1", "2", "3"]
-        .into_iter()
-        .map(|id| {
-            let user = json!({"id": id.parse::<i64>().expect("an id"), "birth_year": 1980, "country": "GR", "currency": "EUR", "gender": "F", "registration_date": "2024-01-01T00:00:00Z"});
-            (id, user)
-        })
-        .collect();
-    setup.write_json(&users);
+    setup.write_json(&three_users());
     setup.wait_for_log("check API_URL").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_held_back(&setup).await;
@@ -138,17 +121,7 @@ async fn a_wrong_api_url_holds_messages_back_until_it_leads_to_the_api() {
     let _ = stop.send(());
     served.await.expect("joined").expect("gateway served");
     setup.start_api().await;
-    for id in 1..=3 {
-        setup.wait_stored(&format!("/users/{id}")).await;
-    }
-    setup.wait_committed(3, Duration::from_secs(30)).await;
-    assert_eq!(setup.dead_letter_count(), 0);
-    eventually(
-        "the consumer is ready again",
-        Duration::from_secs(10),
-        || async { ready_status(&setup).await == 200 },
-    )
-    .await;
+    setup.wait_three_users_flow().await;
     assert!(setup
         .metrics()
         .await

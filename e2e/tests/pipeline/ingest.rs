@@ -174,14 +174,7 @@ async fn a_record_posted_twice_is_stored_once_and_aliases_are_stored_canonically
     let event = json!({"id": 8, "begin_timestamp": "2027-02-01 18:00:00", "end_timestamp": "2027-02-01T20:00:00Z", "country": "JPN", "league": "J1", "sport": "Football", "participants": ["A", "B"]});
     let coupon = json!({"id": 9, "user_id": 7, "stake": 0.29, "selections": [{"event_id": 8, "odds": 2.125}], "timestamp": "2026-11-01T12:00:00Z"});
     for _ in 0..2 {
-        for (path, body) in [
-            ("/users", &user),
-            ("/events", &event),
-            ("/coupons", &coupon),
-        ] {
-            let (status, answer) = pipeline.produce(path, body).await;
-            assert_eq!(status, 202, "{answer}");
-        }
+        produce_each(&pipeline, &user, &event, &coupon).await;
     }
     eventually("coupon 9 is stored", Duration::from_secs(60), || async {
         pipeline.get("/coupons/9").await.is_some()
@@ -214,14 +207,7 @@ async fn a_record_without_dates_posted_twice_is_stored_once_with_the_apis_date()
     let coupon =
         json!({"id": 19, "user_id": 17, "stake": 2, "selections": [{"event_id": 18, "odds": 1.5}]});
     for _ in 0..2 {
-        for (path, body) in [
-            ("/users", &user),
-            ("/events", &event),
-            ("/coupons", &coupon),
-        ] {
-            let (status, answer) = pipeline.produce(path, body).await;
-            assert_eq!(status, 202, "{answer}");
-        }
+        produce_each(&pipeline, &user, &event, &coupon).await;
         // Apart in time: a date filled by the producer would differ between the two copies.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
@@ -245,4 +231,12 @@ async fn a_record_without_dates_posted_twice_is_stored_once_with_the_apis_date()
         pipeline.get("/coupons/user/17").await,
         Some(json!([stored_coupon]))
     );
+}
+
+/// Posts a user, an event and a coupon to the producer, in order, and asserts it accepted each.
+async fn produce_each(pipeline: &Pipeline, user: &Value, event: &Value, coupon: &Value) {
+    for (path, body) in [("/users", user), ("/events", event), ("/coupons", coupon)] {
+        let (status, answer) = pipeline.produce(path, body).await;
+        assert_eq!(status, 202, "{answer}");
+    }
 }
