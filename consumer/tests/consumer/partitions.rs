@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use slipstream_devkit::eventually;
-use slipstream_devkit::kafka::header;
 
 use crate::helpers::Setup;
 
@@ -56,64 +55,6 @@ async fn a_coupon_waiting_for_a_reference_holds_back_only_its_own_users_later_co
         setup.wait_stored(&format!("/coupons/{id}")).await;
     }
     setup.wait_committed(5, Duration::from_secs(30)).await;
-}
-
-/// Orphans (coupons of a user that never arrives) do not hold up the coupons of other users
-/// behind them on their partition, and are still dead-lettered after the timeout.
-#[tokio::test(flavor = "multi_thread")]
-async fn orphans_delay_other_users_coupons_by_seconds_and_are_dead_lettered_in_time() {
-    let timeout = 20;
-    let env = [("MISSING_REFERENCE_TIMEOUT_SECS", "20")];
-    let mut setup = Setup::start("coupons", &env).await;
-    setup.start_api().await;
-    let event = json!({"id": 1, "begin_timestamp": "2031-01-01T18:00:00Z", "end_timestamp": "2031-01-01T20:00:00Z", "country": "GR", "league": "L", "sport": "football", "participants": ["A", "B"]});
-    assert_eq!(setup.post("/events", &event).await, 201);
-    let users: Vec<Value> = (1..=300).map(|id| user(id, 1980)).collect();
-    assert_eq!(setup.post("/users", &Value::Array(users)).await, 200);
-
-    let orphans: Vec<(String, Value)> = (1..=200)
-        .map(|n| ("9999".to_owned(), coupon(10_000 + n, 9999)))
-        .collect();
-    let valid: Vec<(String, Value)> = (1..=300)
-        .map(|user_id| (user_id.to_string(), coupon(user_id, user_id)))
-        .collect();
-    let written = tokio::time::Instant::now();
-    for records in [&orphans, &valid] {
-        let borrowed: Vec<(&str, Value)> = records
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        setup.write_json(&borrowed);
-    }
-    eventually(
-        "all 300 valid coupons are stored within 10 s",
-        Duration::from_secs(10),
-        || all_stored(&setup, 300),
-    )
-    .await;
-    let took = written.elapsed();
-    assert!(took < Duration::from_secs(10), "took {took:?}");
-
-    let letters = setup.dead_letters(200);
-    assert_eq!(letters.len(), 200);
-    assert!(
-        written.elapsed() >= Duration::from_secs(timeout),
-        "dead-lettered before the timeout"
-    );
-    assert!(letters
-        .iter()
-        .all(|l| header(l, "dlq-reason").as_deref() == Some("missing-reference")));
-    setup.wait_committed(500, Duration::from_secs(30)).await;
-}
-
-/// Whether coupons 1..=`count` are all stored.
-async fn all_stored(setup: &Setup, count: i64) -> bool {
-    for id in 1..=count {
-        if setup.get(&format!("/coupons/{id}")).await.is_none() {
-            return false;
-        }
-    }
-    true
 }
 
 #[tokio::test(flavor = "multi_thread")]

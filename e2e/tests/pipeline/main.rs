@@ -10,6 +10,7 @@ mod helpers;
 mod ingest;
 mod ledger;
 mod load;
+mod orphans;
 mod poison;
 mod races;
 mod recommendations;
