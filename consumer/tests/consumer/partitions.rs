@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use slipstream_devkit::eventually;
 
 use crate::helpers::Setup;
 
