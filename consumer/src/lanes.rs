@@ -332,11 +332,12 @@ impl Driver {
         true
     }
 
-    /// Tries again the waiting messages that are due, for up to [`RETRY_BUDGET`]. `false`
-    /// once the lane must end.
+    /// Tries again the waiting messages that are due, for up to [`RETRY_BUDGET`] and not
+    /// after a stop. `false` once the lane must end.
     async fn retry_parked(&self, parked: &mut Parked) -> bool {
         let started = Instant::now();
-        while let Some(due) = parked.due().filter(|_| started.elapsed() < RETRY_BUDGET) {
+        let in_budget = || started.elapsed() < RETRY_BUDGET && !self.stop.is_cancelled();
+        while let Some(due) = parked.due().filter(|_| in_budget()) {
             let tried = self
                 .worker
                 .retry(due.message, due.since, due.attempt, &self.stop)

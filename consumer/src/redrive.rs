@@ -98,7 +98,7 @@ pub async fn redrive(config: &Config, force: bool) -> anyhow::Result<Redriven> {
             continue;
         }
         if due {
-            move_one(&writer, &to, &message, redrives + 1).await?;
+            move_one(&writer, &to, &message, redrives.saturating_add(1)).await?;
             reader
                 .commit_message(&message, CommitMode::Sync)
                 .context("Failed to commit the redrive's progress")?;
