@@ -6,6 +6,7 @@
 //! that process is SIGKILLed, so a crashed test run never leaves brokers or ports behind.
 
 pub mod bins;
+pub mod browser;
 pub mod http;
 pub mod kafka;
 pub mod keys;

@@ -29,3 +29,23 @@ async fn the_document_and_the_docs_page_are_served() {
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.expect("text").contains("<html"));
 }
+
+/// In a browser that reaches nothing but 127.0.0.1, the docs page renders the operations
+/// from assets of the api's own: Swagger UI draws each operation with its path in
+/// `data-path`, which neither the page's HTML nor the document carries.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_docs_page_renders_its_operations_in_a_browser_without_internet() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/docs/", app.address);
+    let dom = tokio::task::spawn_blocking(move || slipstream_devkit::browser::rendered_dom(&url))
+        .await
+        .expect("joined")
+        .expect("chromium renders the page");
+    for path in ["/recommendation/{user_id}", "/coupons", "/users/{id}"] {
+        assert!(
+            dom.contains(&format!(r#"data-path="{path}""#)),
+            "{path} not rendered:\n{dom}"
+        );
+    }
+    assert!(dom.contains("authorize"), "no way to give a key:\n{dom}");
+}

@@ -18,8 +18,16 @@ use super::store::{KeyStore, Principal};
 use super::{AuthArgs, Scope, Scopes};
 use crate::problem::Problem;
 
-/// Routes open to anyone (SPEC §9): they hold no data.
-const PUBLIC: [&str; 5] = ["/", "/health", "/ready", "/docs", "/openapi.json"];
+/// Routes open to anyone (SPEC §9): they hold no data. `/docs/…` are the docs page's assets.
+const PUBLIC: [&str; 7] = [
+    "/",
+    "/health",
+    "/ready",
+    "/docs",
+    "/docs/",
+    "/docs/{*rest}",
+    "/openapi.json",
+];
 
 /// How this service checks its callers.
 #[derive(Debug, Clone)]
