@@ -1,12 +1,15 @@
 //! The layers and routes every service's HTTP edge shares.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::body::HttpBody;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,7 +17,7 @@ use axum::{Json, Router};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::json;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -72,19 +75,17 @@ pub struct Edge {
 /// caller's key checked, a body limit, a timeout, problem+json for unknown routes and
 /// methods, a panic turned into a logged 500, and the HTTP metrics.
 ///
-/// All of it is one tower layer rather than a layer each: every layer boxes a future and
-/// clones the route's service, and a layer that maps the body boxes it again, which on a
-/// cached read cost about a third of the throughput. It is a plain [`Layer`], not
-/// `axum::middleware::from_fn`, which boxes the route's service and its future once more per
-/// request.
+/// All of it is one plain tower [`Layer`] rather than a layer each, or axum's `from_fn`:
+/// every layer boxes a future and clones the route's service per request, and a layer that
+/// maps the body boxes it again. What can be done before the handler runs is done in
+/// [`Service::call`], so the route is called in place rather than cloned and the request's
+/// future holds only what it needs afterwards.
 pub fn edge(router: Router, edge: Edge) -> Router {
     metrics::init();
-    let body_limit = edge.body_limit;
     router
         .fallback(problem::route_not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(EdgeLayer(Arc::new(edge)))
-        .layer(DefaultBodyLimit::max(body_limit))
 }
 
 #[derive(Clone)]
@@ -110,7 +111,7 @@ struct EdgeService<S> {
 
 impl<S> Service<Request> for EdgeService<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible>,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -121,54 +122,89 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        // The clone waits for its turn; the one polled ready serves this request.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let edge = self.edge.clone();
-        Box::pin(async move { Ok(handle(&edge, request, inner).await) })
+    /// Every request, in order: its context headers checked, a request id given, its caller
+    /// admitted, then (in [`run`]) its handler run under the timeout with panics caught,
+    /// its answer logged when it failed, given the request id, and counted.
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        let edge = &*self.edge;
+        let reply = Reply {
+            method: method_label(request.method()),
+            route: request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|path| metrics::route_label(path.as_str())),
+            request_id: with_request_id(request.headers_mut()),
+        };
+        if !request.body().is_end_stream() {
+            request.extensions_mut().insert(BodyLimit(edge.body_limit));
+        }
+        let span = request_span(&request);
+        let admitted = span.in_scope(|| auth::admit(&edge.auth, reply.route, &mut request));
+        let handled = match admitted {
+            Ok(admission) => Ok((admission, self.inner.call(request))),
+            Err(refusal) => Err(refusal),
+        };
+        let timeout = edge.timeout;
+        let answered = async move {
+            let response = match handled {
+                Ok((admission, handler)) => admission.finish(run(handler, started, timeout).await),
+                Err(refusal) => refusal.into_response(),
+            };
+            let took = started.elapsed();
+            log_answer(response.status(), took);
+            Ok(reply.finish(response, took))
+        };
+        Box::pin(answered.instrument(span))
     }
 }
 
-/// Every request, in order: its context headers checked, a request id given, its caller
-/// admitted, its handler run under the timeout with panics caught, its answer logged when it
-/// failed, given the request id, and counted.
-async fn handle<S>(edge: &Edge, mut request: Request, route_service: S) -> Response
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let request_id = with_request_id(request.headers_mut());
-    request.extensions_mut().insert(BodyLimit(edge.body_limit));
-    let span = request_span(&request);
-    let served = async {
-        let admission = match auth::admit(&edge.auth, route.as_ref(), &mut request) {
-            Ok(admission) => admission,
-            Err(refusal) => return refusal.into_response(),
-        };
-        let run = AssertUnwindSafe(route_service.oneshot(request)).catch_unwind();
-        let response = match tokio::time::timeout(edge.timeout, run).await {
-            Ok(Ok(Ok(response))) => response,
-            Ok(Ok(Err(never))) => match never {},
-            Ok(Err(_panic)) => {
-                tracing::error!("A request handler panicked.");
-                Problem::internal().into_response()
-            }
-            Err(_elapsed) => timed_out(edge.timeout),
-        };
-        let response = admission.finish(response);
-        log_answer(response.status(), started.elapsed());
+/// What a request's answer is given and counted by.
+struct Reply {
+    method: &'static str,
+    /// The route's template; `None` when no route matched.
+    route: Option<&'static str>,
+    request_id: Option<HeaderValue>,
+}
+
+impl Reply {
+    fn finish(self, mut response: Response, took: Duration) -> Response {
+        if let Some(id) = self.request_id {
+            response.headers_mut().entry(REQUEST_ID).or_insert(id);
+        }
+        let route = self.route.unwrap_or("unmatched");
+        metrics::record_http(route, self.method, response.status(), took);
         response
-    };
-    let mut response = served.instrument(span).await;
-    if let Some(id) = request_id {
-        response.headers_mut().entry(REQUEST_ID).or_insert(id);
     }
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    metrics::record_http(route, method, response.status(), started.elapsed());
-    response
+}
+
+/// The handler's answer, a 408 once it has taken longer than `limit` since `started`, or a
+/// 500 if it panics. Most answers (a read from memory, a health check) are ready when first
+/// polled: only a handler that has to wait gets a timer, whose handle on the runtime's clock
+/// both cores would otherwise share on every request.
+async fn run<F>(handler: F, started: Instant, limit: Duration) -> Response
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    let mut run = pin!(AssertUnwindSafe(handler).catch_unwind());
+    let ran = match futures::poll!(run.as_mut()) {
+        Poll::Ready(ran) => ran,
+        Poll::Pending => {
+            let deadline = tokio::time::Instant::from_std(started) + limit;
+            match tokio::time::timeout_at(deadline, run).await {
+                Ok(ran) => ran,
+                Err(_elapsed) => return timed_out(limit),
+            }
+        }
+    };
+    match ran {
+        Ok(Ok(response)) => response,
+        Ok(Err(never)) => match never {},
+        Err(_panic) => {
+            tracing::error!("A request handler panicked.");
+            Problem::internal().into_response()
+        }
+    }
 }
 
 /// Removes a client's `x-request-id` and `traceparent` unless they are well formed (SPEC

@@ -3,7 +3,7 @@
 //! (`_total` counters, `_seconds` histograms) so dashboards read alike across services.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -99,51 +99,70 @@ struct HttpSeries {
     duration: Histogram,
 }
 
-/// The HTTP series' handles by route, then method and status. A handle made once is looked
-/// up rather than made again for every request, as `counter!` with owned labels would.
-type HttpSeriesByRoute = HashMap<Box<str>, HashMap<(&'static str, u16), Arc<HttpSeries>>>;
+/// A route template, method label and status: the labels of one pair of HTTP series.
+type Answer = (&'static str, &'static str, u16);
 
 /// Every handle made, so that each series is registered once whichever thread meets it first.
-static HTTP_SERIES: OnceLock<Mutex<HttpSeriesByRoute>> = OnceLock::new();
+static HTTP_SERIES: OnceLock<Mutex<HashMap<Answer, Arc<HttpSeries>>>> = OnceLock::new();
+
+/// Every route template met, each leaked once (they are the routers' own, a fixed set).
+static ROUTE_LABELS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
 
 thread_local! {
     /// This thread's copies of the handles: a request takes no lock and bumps no shared
     /// reference count, where the shared map's read lock and each handle's count were
     /// written by both cores on every request.
-    static LOCAL_HTTP_SERIES: RefCell<HttpSeriesByRoute> = RefCell::default();
+    static LOCAL_HTTP_SERIES: RefCell<HashMap<Answer, Arc<HttpSeries>>> = RefCell::default();
+    static LOCAL_ROUTE_LABELS: RefCell<HashSet<&'static str>> = RefCell::default();
+}
+
+/// A route template as a `&'static str`, so that a request carries its route's label to its
+/// answer without cloning the router's `Arc<str>` (a count both cores would write on every
+/// request).
+pub fn route_label(template: &str) -> &'static str {
+    LOCAL_ROUTE_LABELS.with_borrow_mut(|local| {
+        if let Some(label) = local.get(template) {
+            return *label;
+        }
+        let mut all = ROUTE_LABELS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let label = match all.get(template) {
+            Some(label) => *label,
+            None => {
+                let label: &'static str = Box::leak(template.into());
+                all.insert(label);
+                label
+            }
+        };
+        local.insert(label);
+        label
+    })
 }
 
 /// Counts and times one answered request by its route template (not its path, so ids do not
 /// make a series each; `unmatched` for requests no route matched), its method label (see
 /// [`crate::http::method_label`]) and its status: every label comes from a fixed set.
-pub fn record_http(route: &str, method: &'static str, status: StatusCode, took: Duration) {
-    let answer = (method, status.as_u16());
-    let record = |series: &HttpSeries| {
+pub fn record_http(route: &'static str, method: &'static str, status: StatusCode, took: Duration) {
+    let answer = (route, method, status.as_u16());
+    LOCAL_HTTP_SERIES.with_borrow_mut(|local| {
+        let series = local
+            .entry(answer)
+            .or_insert_with(|| shared_http_series(answer));
         series.requests.increment(1);
         series.duration.record(took.as_secs_f64());
-    };
-    LOCAL_HTTP_SERIES.with_borrow_mut(|local| {
-        if let Some(series) = local.get(route).and_then(|by| by.get(&answer)) {
-            return record(series);
-        }
-        let series = shared_http_series(route, answer);
-        record(&series);
-        local
-            .entry(route.into())
-            .or_default()
-            .insert(answer, series);
     });
 }
 
-fn shared_http_series(route: &str, (method, status): (&'static str, u16)) -> Arc<HttpSeries> {
+fn shared_http_series(answer: Answer) -> Arc<HttpSeries> {
     let mut all = HTTP_SERIES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let by_answer = all.entry(route.into()).or_default();
-    by_answer
-        .entry((method, status))
+    all.entry(answer)
         .or_insert_with(|| {
+            let (route, method, status) = answer;
             let labels = [
                 ("method", method.to_owned()),
                 ("route", route.to_owned()),

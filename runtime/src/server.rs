@@ -89,7 +89,10 @@ pub async fn serve(
                 let connection = Connection {
                     router: router.clone(),
                     limits,
-                    shutdown: shutdown.clone(),
+                    // A child each: a token's state sits behind a mutex that every poll of a
+                    // waiting connection takes, and one shared token had both cores
+                    // contend for it on every request.
+                    shutdown: shutdown.child_token(),
                     _permit: permit,
                 };
                 connections.spawn(connection.serve(stream));
@@ -159,6 +162,7 @@ impl Connection {
         loop {
             let deadline = activity.deadline(&self.limits);
             tokio::select! {
+                biased;
                 served = connection.as_mut() => {
                     if let Err(e) = served {
                         tracing::debug!(error = %e, "Connection ended with an error.");
