@@ -26,10 +26,15 @@ fn yaml(name: &str) -> Value {
     value
 }
 
-/// A compose service built from our Dockerfile, with what the binary makes of it.
+/// The image the Dockerfile builds, which every Slipstream service of compose runs.
+const IMAGE: &str = "slipstream:local";
+
+/// A compose service running our image, with what its binary makes of it.
 struct Built {
     name: String,
     bin: String,
+    /// The command's words after the binary's name.
+    args: Vec<String>,
     env: BTreeMap<String, String>,
     service: Value,
 }
@@ -38,20 +43,30 @@ fn built_services(compose: &Value) -> Vec<Built> {
     let services = compose["services"].as_mapping().expect("services");
     services
         .iter()
-        .filter_map(|(name, service)| {
-            let bin = service["build"]["args"]["BIN"].as_str()?.to_owned();
+        .filter(|(_, service)| service["image"].as_str() == Some(IMAGE))
+        .map(|(name, service)| {
+            let name = scalar(name);
+            let mut command = service["command"]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{name}: a command naming its program"))
+                .iter()
+                .map(scalar);
+            let bin = command
+                .next()
+                .unwrap_or_else(|| panic!("{name}: an empty command"));
             let env = service["environment"]
                 .as_mapping()
                 .into_iter()
                 .flatten()
                 .map(|(k, v)| (scalar(k), scalar(v)))
                 .collect();
-            Some(Built {
-                name: scalar(name),
+            Built {
+                name,
                 bin,
+                args: command.collect(),
                 env,
                 service: service.clone(),
-            })
+            }
         })
         .collect()
 }
@@ -79,6 +94,7 @@ fn command_of(bin: &str) -> Command {
 fn parse(built: &Built) -> Result<(), clap::Error> {
     let command = command_of(&built.bin);
     let mut args = vec![built.bin.clone()];
+    args.extend(built.args.iter().cloned());
     for (key, value) in &built.env {
         // A value compose takes from the environment (`${VAR:?…}`) is the operator's to give.
         if value.starts_with("${") {
@@ -134,12 +150,47 @@ fn every_variable_a_service_sets_is_read_and_accepted_by_its_binary() {
         if let Err(e) = parse(built) {
             panic!("{}: {} refuses its settings: {e}", built.name, built.bin);
         }
-        assert!(
-            built.service["command"].is_null(),
-            "{}: a command would need checking too",
-            built.name
-        );
     }
+}
+
+/// Every service that builds builds the one image, the same way, so `up --build` builds it
+/// once; every service running it names its program, and that program takes its command.
+fn assert_one_image(compose: &Value) {
+    let services = compose["services"].as_mapping().expect("services");
+    let mut builds = BTreeSet::new();
+    for (name, service) in services {
+        if service["build"].is_null() {
+            continue;
+        }
+        assert_eq!(
+            service["image"].as_str(),
+            Some(IMAGE),
+            "{name:?} builds an image of its own"
+        );
+        builds.insert(format!("{:?}", service["build"]));
+    }
+    assert_eq!(builds.len(), 1, "one build for every service: {builds:?}");
+    let built = built_services(compose);
+    for service in &built {
+        assert!(
+            !service.service["build"].is_null(),
+            "{}: `up --build` would not build the image it runs",
+            service.name
+        );
+        parse(service).unwrap_or_else(|e| panic!("{}: {e}", service.name));
+    }
+    let programs: BTreeSet<&str> = built.iter().map(|s| s.bin.as_str()).collect();
+    assert_eq!(
+        programs,
+        BTreeSet::from(["api", "consumer", "producer"]),
+        "the services"
+    );
+}
+
+#[test]
+fn every_service_runs_the_one_image_with_a_command_its_program_accepts() {
+    assert_one_image(&yaml("compose.yaml"));
+    assert_one_image(&with_postgres());
 }
 
 #[test]
@@ -392,26 +443,48 @@ fn monitoring_is_published_on_this_machine_only_and_grafana_needs_a_password() {
 }
 
 #[test]
-fn the_image_is_built_in_stages_and_runs_as_a_user_without_privileges() {
+fn the_image_is_built_once_in_stages_with_a_cache_and_runs_as_a_user_without_privileges() {
     let dockerfile = std::fs::read_to_string(repo_file("Dockerfile")).expect("a Dockerfile");
-    let stages = dockerfile
-        .lines()
-        .filter(|l| l.starts_with("FROM "))
-        .count();
-    assert!(stages >= 2, "a build stage and a small runtime stage");
-    let runtime = dockerfile
-        .rsplit("\nFROM ")
-        .next()
-        .expect("a runtime stage");
+    let stages: Vec<&str> = dockerfile.split("\nFROM ").skip(1).collect();
+    assert_eq!(stages.len(), 2, "a build stage and a small runtime stage");
+    let (build, runtime) = (stages[0], stages[1]);
+    assert_eq!(
+        build.matches("cargo build").count(),
+        1,
+        "the workspace is built once"
+    );
+    for cache in ["/usr/local/cargo/registry", "/src/target"] {
+        assert!(
+            build.contains(&format!("--mount=type=cache,target={cache}")),
+            "{cache} is cached between builds"
+        );
+    }
+    for program in [
+        "api",
+        "producer",
+        "consumer",
+        "slipstream-keys",
+        "api-import",
+    ] {
+        assert!(
+            build.contains(&format!("--bin {program} ")),
+            "{program} is built"
+        );
+    }
     let user = runtime
         .lines()
         .find_map(|l| l.strip_prefix("USER "))
         .expect("a USER");
     assert!(!["root", "0"].contains(&user.trim()), "runs as {user}");
     assert!(
-        dockerfile.contains("ARG BIN"),
-        "compose picks the binary with BIN"
+        !runtime.contains("ENTRYPOINT"),
+        "each service names its program as its command"
     );
+    let ignored = std::fs::read_to_string(repo_file(".dockerignore")).expect("a .dockerignore");
+    let ignored: BTreeSet<&str> = ignored.lines().map(str::trim).collect();
+    for path in ["target", "secrets", ".env"] {
+        assert!(ignored.contains(path), "{path} is sent to the build");
+    }
 }
 
 #[test]
