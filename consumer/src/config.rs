@@ -1,4 +1,5 @@
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use slipstream_model::Kind;
@@ -31,6 +32,10 @@ pub struct Config {
     /// messages wait (nothing is dead-lettered or committed) and `/ready` answers 503.
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     pub api_key: Option<ApiKey>,
+    /// A PEM file of certificate authorities to trust for an `https://` API_URL, besides the
+    /// system's (an api behind a TLS terminator with a certificate from an internal CA).
+    #[arg(long, env = "API_CA_FILE")]
+    pub api_ca_file: Option<PathBuf>,
     /// Consumer group; replicas of one topic share it. Defaults to `slipstream-<topic>`.
     #[arg(long, env = "GROUP_ID")]
     pub group_id: Option<String>,

@@ -7,6 +7,7 @@
 //! local run and compose need no other process, and a replica is left out at the first
 //! failure, without waiting for a health check.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -105,6 +106,7 @@ impl Forwarder {
         kind: Kind,
         timeout: Duration,
         api_key: Option<&ApiKey>,
+        extra_ca: Option<&Path>,
         link: LinkStatus,
     ) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
@@ -114,7 +116,13 @@ impl Forwarder {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder();
+        if let Some(path) = extra_ca {
+            for authority in authorities(path)? {
+                client = client.add_root_certificate(authority);
+            }
+        }
+        let client = client
             .default_headers(headers)
             // A redirect is not the api's answer about a record.
             .redirect(reqwest::redirect::Policy::none())
@@ -308,6 +316,21 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .parse()
         .ok()?;
     Some(Duration::from_secs(secs))
+}
+
+/// The certificate authorities of a PEM file, refused at startup when there are none: a
+/// wrong path or file would otherwise show only as every forward failing its handshake.
+fn authorities(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("Failed to read API_CA_FILE {}", path.display()))?;
+    let authorities = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("API_CA_FILE {} is not PEM certificates", path.display()))?;
+    anyhow::ensure!(
+        !authorities.is_empty(),
+        "API_CA_FILE {} holds no certificate",
+        path.display()
+    );
+    Ok(authorities)
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ impl Worker {
                 config.topic,
                 config.forward_timeout(),
                 config.api_key.as_ref(),
+                config.api_ca_file.as_deref(),
                 link,
             )?,
             dead_letters: DeadLetters::new(

@@ -10,3 +10,4 @@ mod helpers;
 mod metrics;
 mod misconfiguration;
 mod partitions;
+mod tls;
