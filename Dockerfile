@@ -4,7 +4,8 @@
 # (`api`, `producer`, `consumer`, `consumer redrive`, `slipstream-keys`, `api-import`, …).
 FROM rust:1-bookworm AS build
 WORKDIR /src
-RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends cmake libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 COPY . .
 # BuildKit keeps the crate registry and the target directory between builds, so a change to
 # one crate rebuilds that crate and what depends on it, not librdkafka and every dependency.
@@ -20,7 +21,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp api api-import api-export producer consumer slipstream-keys /out/
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --create-home slipstream
 COPY --from=build /out/ /usr/local/bin/

@@ -1,12 +1,14 @@
 //! Topic names, headers and client settings the producer and the consumers must agree on.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, FromClientConfig, FromClientConfigAndContext};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use slipstream_model::Kind;
@@ -107,17 +109,32 @@ impl KafkaArgs {
     }
 
     /// Creates the main and dead-letter topics that are missing, retrying until `deadline`
-    /// passes so a service can start alongside a broker that is still coming up.
+    /// passes so a service can start alongside a broker that is still coming up. A broker
+    /// that refuses this service's credentials or certificate ends the start at once, with
+    /// librdkafka's reason: waiting does not fix a wrong password.
     pub async fn ensure_topics(&self, kinds: &[Kind], deadline: Duration) -> anyhow::Result<()> {
         let admin: AdminClient<DefaultClientContext> = self
             .create(&mut self.client_config())
             .context("Failed to create a Kafka admin client")?;
+        // The admin client leaves librdkafka's error events unread: a producer of nothing,
+        // polled, hears of a refused login or handshake.
+        let probe: Arc<BaseProducer<Refusals>> = Arc::new(
+            self.create_with_context(&mut self.client_config(), Refusals::default())
+                .context("Failed to create a Kafka client")?,
+        );
         let names: Vec<String> = kinds
             .iter()
             .flat_map(|&k| [self.topic(k), self.dead_letter_topic(k)])
             .collect();
         let started = tokio::time::Instant::now();
         loop {
+            if let Some(reason) = refusal(probe.clone()).await {
+                bail!(
+                    "Kafka at {} refused this service's connection: {reason}; check the \
+                     credentials and certificates in KAFKA_OPTIONS",
+                    self.bootstrap_servers
+                );
+            }
             match self.create_topics(&admin, &names).await {
                 Ok(()) => return Ok(()),
                 Err(e) if started.elapsed() < deadline => {
@@ -147,7 +164,11 @@ impl KafkaArgs {
                 )
             })
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+        // Bounded on this side too: without a broker to send it to, a request would wait
+        // for librdkafka's socket timeout (60 s), the whole startup deadline.
+        let options = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(5)))
+            .request_timeout(Some(Duration::from_secs(5)));
         let results = admin
             .create_topics(&topics, &options)
             .await
@@ -159,5 +180,104 @@ impl KafkaArgs {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether the broker refused `probe`: it asks for metadata, which makes it connect and log
+/// in (a refused login takes a few hundred milliseconds to be told), then serves the events
+/// that came back.
+async fn refusal(probe: Arc<BaseProducer<Refusals>>) -> Option<String> {
+    tokio::task::spawn_blocking(move || {
+        let _ = probe.client().fetch_metadata(None, Duration::from_secs(2));
+        probe.poll(Duration::from_millis(100));
+        probe.context().first()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// The first refusal librdkafka reported on a client's connections: a failed SASL
+/// authentication, or a TLS handshake that failed (an untrusted certificate).
+#[derive(Debug, Default)]
+struct Refusals(Mutex<Option<String>>);
+
+impl Refusals {
+    fn first(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The probe produces nothing: no delivery to hear of.
+impl ProducerContext for Refusals {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, _: &DeliveryResult<'_>, (): ()) {}
+}
+
+impl ClientContext for Refusals {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let refused = matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::Authentication
+                    | RDKafkaErrorCode::SaslAuthenticationFailed
+                    | RDKafkaErrorCode::SSL
+            )
+        );
+        if refused {
+            let mut first = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            first.get_or_insert_with(|| reason.to_owned());
+        } else {
+            // A broker not up yet: the retries above say so once a round.
+            tracing::debug!(error = %error, reason, "Kafka client error.");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(options: &[(&str, &str)]) -> KafkaArgs {
+        KafkaArgs {
+            bootstrap_servers: "127.0.0.1:9".to_owned(),
+            topic_prefix: String::new(),
+            topic_partitions: 1,
+            topic_replication: 1,
+            options: options
+                .iter()
+                .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// librdkafka refuses these settings when it was built without OpenSSL, as the README's
+    /// `KAFKA_OPTIONS` example for a secured cluster once was.
+    #[test]
+    fn clients_take_tls_and_sasl_scram_and_plain_settings() {
+        for (protocol, mechanism) in [
+            ("SASL_SSL", "SCRAM-SHA-512"),
+            ("SASL_SSL", "SCRAM-SHA-256"),
+            ("SASL_SSL", "PLAIN"),
+            ("SSL", ""),
+        ] {
+            let mut options = vec![("security.protocol", protocol)];
+            if !mechanism.is_empty() {
+                options.extend([
+                    ("sasl.mechanism", mechanism),
+                    ("sasl.username", "slipstream"),
+                    ("sasl.password", "secret"),
+                ]);
+            }
+            let args = args(&options);
+            let created: KafkaResult<BaseProducer> = args.create(&mut args.client_config());
+            if let Err(e) = created {
+                panic!("{protocol} {mechanism}: {e}");
+            }
+        }
     }
 }

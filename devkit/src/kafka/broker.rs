@@ -14,6 +14,7 @@ use tempfile::TempDir;
 
 use super::config::{new_cluster_id, NodeConfig};
 use super::dist::{self, KafkaDist, LOG4J2_CONFIG};
+use super::secured::SecuredListener;
 use crate::ports::free_ports;
 use crate::process::{self, Logs, Service};
 
@@ -35,6 +36,7 @@ pub struct KafkaOptions {
     fast_start: bool,
     startup_timeout: Duration,
     dump_class_archive: Option<PathBuf>,
+    secured: bool,
 }
 
 impl Default for KafkaOptions {
@@ -47,6 +49,7 @@ impl Default for KafkaOptions {
             fast_start: true,
             startup_timeout: Duration::from_secs(60),
             dump_class_archive: None,
+            secured: false,
         }
     }
 }
@@ -95,6 +98,13 @@ impl KafkaOptions {
         self
     }
 
+    /// Also listens with SASL_SSL on a port of its own: TLS with a certificate from a CA made
+    /// for this broker, then SCRAM-SHA-512 or PLAIN for one user ([`KafkaBroker::secured`]).
+    pub fn secured(mut self, secured: bool) -> Self {
+        self.secured = secured;
+        self
+    }
+
     /// Makes the JVM record the classes it loads into `archive` when it exits.
     pub(crate) fn dump_class_archive(mut self, archive: PathBuf) -> Self {
         self.dump_class_archive = Some(archive);
@@ -116,6 +126,7 @@ pub struct KafkaBroker {
     dir: PathBuf,
     port: u16,
     controller_port: u16,
+    secured: Option<SecuredListener>,
     process: Option<Service>,
     /// Removes the temporary directory when dropped, after `Drop::drop` stopped the broker.
     _temp_dir: Option<TempDir>,
@@ -154,6 +165,7 @@ impl KafkaBroker {
             dir,
             port: 0,
             controller_port: 0,
+            secured: None,
             process: None,
             _temp_dir: temp_dir,
         };
@@ -163,6 +175,11 @@ impl KafkaBroker {
     /// `host:port` for the clients' `bootstrap.servers` / `KAFKA_BOOTSTRAP_SERVERS`.
     pub fn bootstrap_servers(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The SASL_SSL listener, when started [`KafkaOptions::secured`].
+    pub fn secured(&self) -> Option<&SecuredListener> {
+        self.secured.as_ref()
     }
 
     /// The client port.
@@ -227,9 +244,12 @@ impl KafkaBroker {
             self.options.port.is_none() && self.options.controller_port.is_none();
         let mut attempt = 1;
         loop {
-            let [port, controller_port] = free_ports()?;
+            let [port, controller_port, secured_port] = free_ports()?;
             self.port = self.options.port.unwrap_or(port);
             self.controller_port = self.options.controller_port.unwrap_or(controller_port);
+            if self.options.secured {
+                self.secured = Some(SecuredListener::prepare(&self.dir, secured_port)?);
+            }
             self.write_settings()?;
             self.format_storage_once()?;
             match self.launch() {
@@ -257,6 +277,7 @@ impl KafkaBroker {
             port: self.port,
             controller_port: self.controller_port,
             log_dir: &log_dir,
+            secured: self.secured.as_ref(),
         };
         let properties = self.properties_path();
         fs::write(&properties, config.server_properties())
@@ -282,6 +303,9 @@ impl KafkaBroker {
                 "--config",
             ])
             .arg(self.properties_path());
+        if let Some(secured) = &self.secured {
+            format.arg("--add-scram").arg(secured.scram_credential());
+        }
         let output = format
             .output()
             .context("Failed to run `java` (is a Java 17+ runtime installed?)")?;

@@ -3,12 +3,16 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::secured::SecuredListener;
+
 /// The ports and storage of one broker.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NodeConfig<'a> {
     pub port: u16,
     pub controller_port: u16,
     pub log_dir: &'a Path,
+    /// A SASL_SSL listener besides the plain one.
+    pub secured: Option<&'a SecuredListener>,
 }
 
 impl NodeConfig<'_> {
@@ -25,7 +29,18 @@ impl NodeConfig<'_> {
             port,
             controller_port,
             log_dir,
+            secured,
         } = *self;
+        let (mut listeners, mut advertised) = (
+            format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
+            format!("PLAINTEXT://127.0.0.1:{port}"),
+        );
+        let mut protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_owned();
+        if let Some(secured) = secured {
+            listeners += &format!(",SASL_SSL://127.0.0.1:{}", secured.port);
+            advertised += &format!(",SASL_SSL://127.0.0.1:{}", secured.port);
+            protocols += ",SASL_SSL:SASL_SSL";
+        }
         let mut text = String::from("# Written by slipstream-devkit for each start.\n");
         let settings = [
             ("process.roles", "broker,controller".to_owned()),
@@ -34,18 +49,9 @@ impl NodeConfig<'_> {
                 "controller.quorum.voters",
                 format!("1@127.0.0.1:{controller_port}"),
             ),
-            (
-                "listeners",
-                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
-            ),
-            (
-                "advertised.listeners",
-                format!("PLAINTEXT://127.0.0.1:{port}"),
-            ),
-            (
-                "listener.security.protocol.map",
-                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_owned(),
-            ),
+            ("listeners", listeners),
+            ("advertised.listeners", advertised),
+            ("listener.security.protocol.map", protocols),
             ("controller.listener.names", "CONTROLLER".to_owned()),
             ("inter.broker.listener.name", "PLAINTEXT".to_owned()),
             ("log.dirs", log_dir.display().to_string()),
@@ -67,6 +73,12 @@ impl NodeConfig<'_> {
             ("log.segment.bytes", (64 * 1024 * 1024).to_string()),
         ];
         for (key, value) in settings {
+            let _ = writeln!(text, "{key}={value}");
+        }
+        for (key, value) in secured
+            .map(SecuredListener::server_properties)
+            .unwrap_or_default()
+        {
             let _ = writeln!(text, "{key}={value}");
         }
         text
@@ -130,6 +142,7 @@ mod tests {
             port: 1234,
             controller_port: 1235,
             log_dir: Path::new("/data"),
+            secured: None,
         };
         let text = config.server_properties();
         let listeners = "listeners=PLAINTEXT://127.0.0.1:1234,CONTROLLER://127.0.0.1:1235\n";

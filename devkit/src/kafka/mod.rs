@@ -8,12 +8,14 @@ mod class_archive;
 mod config;
 mod dist;
 mod foreground;
+mod secured;
 mod shared;
 mod topics;
 
 pub use broker::{KafkaBroker, KafkaOptions};
 pub use dist::{cache_dir, fetch, KafkaDist};
 pub use foreground::run_in_foreground;
+pub use secured::SecuredListener;
 pub use shared::shared_broker;
 pub use topics::{header, read_to_end, read_topic};
 
