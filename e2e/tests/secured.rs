@@ -3,9 +3,6 @@
 //! `consumer redrive` connecting through it with `KAFKA_OPTIONS`. Records flow; a wrong
 //! password ends the producer's start at once, saying why.
 
-// A failing test prints the services' logs: that is what stderr is for here.
-#![allow(clippy::print_stderr)]
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -48,20 +45,15 @@ async fn the_services_work_through_sasl_ssl_and_a_wrong_password_stops_the_start
     let logs = Logs::Dir(dir.path().to_owned());
 
     // A wrong password: the producer stops at once and says why.
-    let mut wrong = service("producer", dir.path(), &broker, "", &keys);
-    wrong
-        .env(
-            "KAFKA_OPTIONS",
-            secured.kafka_options("SCRAM-SHA-512", "wrong"),
-        )
-        .env("PORT", free_port().to_string());
+    let wrong_password = secured.kafka_options("SCRAM-SHA-512", "wrong");
+    let mut wrong = service("producer", dir.path(), &broker, &wrong_password, &keys);
+    wrong.env("PORT", free_port().to_string());
     let started = Instant::now();
     let mut refused = Service::spawn("producer-wrong-password", wrong, logs.clone())
         .expect("the producer spawns");
-    let status = tokio::task::spawn_blocking(move || (refused.wait(), refused))
+    let (status, refused) = tokio::task::spawn_blocking(move || (refused.wait(), refused))
         .await
         .expect("joined");
-    let (status, refused) = status;
     let log = std::fs::read_to_string(refused.log_path().expect("a log file")).expect("its log");
     assert!(!status.expect("exit status").success(), "started anyway");
     assert!(
