@@ -149,10 +149,13 @@ impl Setup {
         self.write_to(None, messages);
     }
 
-    /// Writes raw messages to one partition, or where their keys lead.
+    /// Writes raw messages to one partition, or where their keys lead, in the order given:
+    /// idempotence keeps a partition's order through a retry (a topic created a moment ago
+    /// can refuse a first request), which the tests of a partition's order rely on.
     fn write_to(&self, partition: Option<i32>, messages: &[(&str, &[u8])]) {
         let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
+            .set("enable.idempotence", "true")
             .create()
             .expect("producer");
         let topic = self.topic_name();
