@@ -17,6 +17,7 @@ pub mod process;
 pub mod promql;
 pub mod schemathesis;
 pub mod signals;
+pub mod tls;
 pub mod up;
 pub mod wait;
 

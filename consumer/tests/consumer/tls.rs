@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use slipstream_devkit::free_port;
+use slipstream_devkit::tls::throwaway_certificates;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -16,25 +17,17 @@ use crate::helpers::{three_users, Setup};
 /// A throwaway CA's certificate (PEM) and a server certificate it signed for `localhost`,
 /// as a rustls server configuration.
 fn authority_and_server() -> (String, rustls::ServerConfig) {
-    let ca_key = KeyPair::generate().expect("a CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Slipstream test CA");
-    let ca = ca.self_signed(&ca_key).expect("a CA certificate");
-    let key = KeyPair::generate().expect("a server key");
-    let server = CertificateParams::new(vec!["localhost".to_owned()])
-        .expect("server parameters")
-        .signed_by(&key, &ca, &ca_key)
-        .expect("a server certificate");
-    let chain = vec![CertificateDer::from(server.der().to_vec())];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let made = throwaway_certificates(&["localhost"]).expect("certificates");
+    let chain = CertificateDer::pem_slice_iter(made.certificate_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the certificate");
+    let key = PrivateKeyDer::from_pem_slice(made.key_pem.as_bytes()).expect("the key");
     // The provider the crate features give (ring, as reqwest's), as the consumer's own.
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .expect("a server configuration");
-    (ca.pem(), config)
+    (made.ca_pem, config)
 }
 
 /// Terminates TLS on `listener` and passes each connection's bytes to the api on `api_port`.

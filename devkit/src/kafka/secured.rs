@@ -6,7 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
 use crate::write_private;
 
@@ -106,14 +105,9 @@ impl SecuredListener {
 /// A throwaway CA's certificate, and a certificate it signs for 127.0.0.1 and localhost
 /// with its key: both PEM.
 fn certificates() -> Result<(String, String)> {
-    let ca_key = KeyPair::generate()?;
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "slipstream-devkit CA");
-    let ca = ca.self_signed(&ca_key)?;
-    let key = KeyPair::generate()?;
-    let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
-    let broker = CertificateParams::new(names)?.signed_by(&key, &ca, &ca_key)?;
-    Ok((ca.pem(), format!("{}{}", key.serialize_pem(), broker.pem())))
+    let made = crate::tls::throwaway_certificates(&["127.0.0.1", "localhost"])?;
+    Ok((
+        made.ca_pem,
+        format!("{}{}", made.key_pem, made.certificate_pem),
+    ))
 }
