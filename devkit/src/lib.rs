@@ -16,7 +16,7 @@ pub mod postgres;
 pub mod process;
 pub mod promql;
 pub mod schemathesis;
-pub mod signals;
+pub mod sys;
 pub mod tls;
 pub mod up;
 pub mod wait;

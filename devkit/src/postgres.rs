@@ -19,7 +19,7 @@ use tempfile::TempDir;
 
 use crate::ports::free_port;
 use crate::process::{Logs, Service};
-use crate::signals::ShutdownSignals;
+use crate::sys::{self, ShutdownSignals};
 use crate::{notice, write_private};
 
 /// The superuser of a cluster started here.
@@ -244,7 +244,9 @@ pub fn shared_database() -> String {
     let started = STARTED.get_or_init(|| {
         let server = Postgres::start().map_err(|error| format!("{error:#}"))?;
         *SHARED.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
-        remove_at_exit();
+        // Statics are never dropped: without this every test binary would leave its
+        // cluster's directory behind (the server itself dies with its owner anyway).
+        sys::at_exit(remove_shared);
         Ok(())
     });
     if let Err(error) = started {
@@ -274,17 +276,6 @@ pub fn test_database(dir: &Path) -> String {
     match tests_on_postgres() {
         true => shared_database(),
         false => format!("sqlite://{}", dir.join("api.db").display()),
-    }
-}
-
-/// Statics are never dropped, so without this every test binary would leave its cluster's
-/// directory behind (the server itself dies with its owner anyway).
-#[allow(unsafe_code)]
-fn remove_at_exit() {
-    // SAFETY: atexit only records the address of a function that takes no arguments and
-    // cannot unwind out of it (see `remove_shared`).
-    unsafe {
-        libc::atexit(remove_shared);
     }
 }
 

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
+use crate::sys;
+
 /// How often a stopping child is checked for having exited.
 const POLL: Duration = Duration::from_millis(20);
 /// How much of the end of a log [`Service::log_tail`] reads at most.
@@ -55,7 +57,7 @@ impl Service {
             Logs::Inherit => None,
         };
         command.stdin(Stdio::null()).process_group(0);
-        die_with_owner(&mut command);
+        sys::die_with_owner(&mut command);
         let program = command.get_program().to_string_lossy().into_owned();
         let child = spawn_from_spawner_thread(command)
             .with_context(|| format!("Failed to start {name} ({program})"))?;
@@ -155,23 +157,12 @@ impl Service {
     }
 
     /// Sends `signal` to the child's process group, unless the child was already reaped.
-    #[allow(unsafe_code)]
     fn signal(&mut self, signal: libc::c_int) -> Result<()> {
         if self.try_wait()?.is_some() {
             return Ok(());
         }
-        let group = libc::pid_t::try_from(self.pid()).context("Process id out of range")?;
-        // SAFETY: kill(2) takes plain integers and touches no memory of ours. The child is
-        // not reaped yet, so its pid (and group id) cannot have been reused by another process.
-        let rc = unsafe { libc::kill(-group, signal) };
-        if rc != 0 {
-            let error = io::Error::last_os_error();
-            // ESRCH: the whole group is gone already (exited, waiting to be reaped).
-            if error.raw_os_error() != Some(libc::ESRCH) {
-                return Err(error).with_context(|| format!("Failed to signal {}", self.name));
-            }
-        }
-        Ok(())
+        sys::signal_group(self.pid(), signal)
+            .with_context(|| format!("Failed to signal {}", self.name))
     }
 }
 
@@ -216,39 +207,6 @@ fn redirect_output(command: &mut Command, dir: &Path, name: &str) -> Result<Path
         .context("Failed to duplicate a log file handle")?;
     command.stdout(copy).stderr(file);
     Ok(path)
-}
-
-/// Makes the kernel SIGKILL the child when the thread that forked it exits, which, since all
-/// forks happen on the process-long spawner thread, means when the owner process dies.
-///
-/// It also unblocks every signal in the child: the signal mask survives fork and exec, and
-/// the foreground commands block SIGINT and SIGTERM (see `signals`), which would otherwise
-/// leave their children deaf to a graceful stop.
-#[allow(unsafe_code)]
-fn die_with_owner(command: &mut Command) {
-    let owner = libc::pid_t::try_from(std::process::id()).unwrap_or(libc::pid_t::MAX);
-    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
-    // calls are allowed: it makes system calls on a signal set on its own stack and builds
-    // io::Errors from errno values, without allocating, locking or touching memory shared
-    // with other threads.
-    unsafe {
-        command.pre_exec(move || {
-            let mut none = std::mem::zeroed::<libc::sigset_t>();
-            libc::sigemptyset(&mut none);
-            let rc = libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-            if rc != 0 {
-                return Err(io::Error::from_raw_os_error(rc));
-            }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // If the owner died between fork and prctl, no signal will ever come: give up.
-            if libc::getppid() != owner {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
-    }
 }
 
 type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);

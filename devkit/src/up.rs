@@ -14,12 +14,13 @@ use anyhow::{bail, Context, Result};
 use slipstream_runtime::auth::Scope;
 
 use crate::bins::find_bin;
+use crate::http::Probe;
 use crate::kafka::{KafkaBroker, KafkaOptions};
 use crate::keys::DevKeys;
 use crate::notice;
 use crate::postgres::{Postgres, DEV_DATABASE};
 use crate::process::{Logs, Service};
-use crate::signals::ShutdownSignals;
+use crate::sys::ShutdownSignals;
 
 const TOPICS: [&str; 3] = ["users", "events", "coupons"];
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -276,8 +277,9 @@ impl Pipeline {
     fn wait_healthy(&mut self, spec: &ServiceSpec, signals: &ShutdownSignals) -> Result<bool> {
         let deadline = Instant::now() + HEALTH_TIMEOUT;
         let url = spec.health_url();
+        let probe = Probe::new()?;
         loop {
-            if matches!(crate::http::get_status(&url), Ok(200)) {
+            if matches!(probe.status(&url), Ok(200)) {
                 return Ok(true);
             }
             self.check_all_running()?;

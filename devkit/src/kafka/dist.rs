@@ -7,7 +7,6 @@
 use std::env;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -84,7 +83,7 @@ pub fn fetch() -> Result<KafkaDist> {
     }
     fs::create_dir_all(&dist.home)
         .with_context(|| format!("Failed to create {}", dist.home.display()))?;
-    let _lock = FileLock::exclusive(&dist.home.join("fetch.lock"))?;
+    let _lock = lock_exclusive(&dist.home.join("fetch.lock"))?;
     if dist.is_complete() {
         return Ok(dist); // Another process finished the fetch while we waited for the lock.
     }
@@ -136,30 +135,16 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     }
 }
 
-/// An exclusive advisory lock on a file, released when dropped (or when the process dies,
-/// so a killed fetch never leaves the cache locked).
-struct FileLock {
-    _file: File,
-}
-
-impl FileLock {
-    #[allow(unsafe_code)]
-    fn exclusive(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .with_context(|| format!("Failed to open the lock file {}", path.display()))?;
-        loop {
-            // SAFETY: flock(2) only takes the descriptor of a file that `file` keeps open.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(Self { _file: file });
-            }
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::Interrupted {
-                return Err(error).with_context(|| format!("Failed to lock {}", path.display()));
-            }
-        }
-    }
+/// Takes an exclusive advisory lock on the file at `path`, released when the returned file is
+/// dropped (or when the process dies, so a killed fetch never leaves the cache locked).
+fn lock_exclusive(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("Failed to open the lock file {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("Failed to lock {}", path.display()))?;
+    Ok(file)
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use super::broker::KafkaOptions;
 use super::KAFKA_VERSION;
 use crate::notice;
-use crate::signals::ShutdownSignals;
+use crate::sys::ShutdownSignals;
 
 /// Starts a broker with `options`, its output on the terminal, prints its address, and stops
 /// it gracefully on SIGINT or SIGTERM. Call it before starting any thread (see

@@ -38,19 +38,10 @@ fn start_shared() -> Result<String> {
     *SHARED
         .lock()
         .map_err(|_| anyhow!("The shared broker's lock is poisoned"))? = Some(broker);
-    stop_at_exit();
+    // Statics are never dropped: without this the broker's temporary data would stay
+    // behind (the process itself dies with its owner anyway).
+    crate::sys::at_exit(kill_shared_broker);
     Ok(servers)
-}
-
-/// Statics are never dropped, so without this the broker's temporary data would stay behind
-/// (the process itself dies with its owner anyway).
-#[allow(unsafe_code)]
-fn stop_at_exit() {
-    // SAFETY: atexit only records the address of a function that takes no arguments and
-    // cannot unwind out of it (see `kill_shared_broker`).
-    unsafe {
-        libc::atexit(kill_shared_broker);
-    }
 }
 
 extern "C" fn kill_shared_broker() {
