@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use slipstream_model::contract::{settings, Service};
 use slipstream_runtime::http::{EdgeArgs, DEFAULT_BODY_LIMIT};
 use slipstream_runtime::telemetry::LogFormat;
 use sqlx::sqlite::SqliteSynchronous;
@@ -16,22 +17,22 @@ use sqlx::sqlite::SqliteSynchronous;
 )]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env, default_value = "0.0.0.0")]
+    #[arg(long, env = settings::HOST, default_value = "0.0.0.0")]
     pub host: IpAddr,
 
     /// Port to listen on; 0 picks a free one.
-    #[arg(long, env, default_value_t = 8098)]
+    #[arg(long, env = settings::PORT, default_value_t = Service::API.port)]
     pub port: u16,
 
     /// The database: an SQLite file, e.g. `sqlite://slipstream.db`, created if missing (a
     /// file, as the api opens it with separate read and write connections); or PostgreSQL,
     /// `postgres://user:password@host:5432/database`, which several api replicas may share.
-    #[arg(long, env, default_value = "sqlite://slipstream.db")]
+    #[arg(long, env = settings::DATABASE_URL, default_value = "sqlite://slipstream.db")]
     pub database_url: String,
 
     /// On PostgreSQL, the name this replica's connections carry (`pg_stat_activity`), to
     /// tell replicas apart.
-    #[arg(long, env, default_value = "slipstream-api")]
+    #[arg(long, env = settings::DATABASE_APPLICATION_NAME, default_value = "slipstream-api")]
     pub database_application_name: String,
 
     /// When a commit reaches the disk. `full` makes an acknowledged write survive a crash;

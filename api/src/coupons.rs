@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use slipstream_model::contract::ProblemType;
 use slipstream_model::{Coupon, Invalid, Kind};
 use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::{JsonText, Problem};
@@ -125,7 +126,7 @@ fn page_params(
     params: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<(u32, Option<CouponCursor>)> {
     let Query(params) = params.map_err(|rejection| Error::BadRequest {
-        kind: "invalid-query",
+        kind: ProblemType::InvalidQuery,
         detail: rejection.body_text(),
     })?;
     let mut errors = Vec::new();

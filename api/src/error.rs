@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use slipstream_model::contract::ProblemType;
 use slipstream_model::{Id, Invalid, Kind};
-use slipstream_runtime::problem::kind;
 use slipstream_runtime::Problem;
 use sqlx::postgres::PgDatabaseError;
 
@@ -27,7 +27,7 @@ pub enum Error {
 
     /// A malformed part of the request other than the body: `invalid-path`, `invalid-query`.
     #[error("{detail}")]
-    BadRequest { kind: &'static str, detail: String },
+    BadRequest { kind: ProblemType, detail: String },
 
     #[error("no {} with id {id}", singular(*kind))]
     NotFound { kind: Kind, id: Id },
@@ -179,11 +179,11 @@ impl Error {
             Self::Invalid(invalid) => Problem::validation(invalid),
             Self::BadRequest { kind, .. } => Problem::new(status, kind, detail),
             Self::NotFound { .. } => Problem::not_found(detail),
-            Self::IdConflict { .. } => Problem::new(status, kind::ID_CONFLICT, detail),
-            Self::IdsExhausted { .. } => Problem::new(status, kind::IDS_EXHAUSTED, detail),
-            Self::GenerateRunning => Problem::new(status, "generate-running", detail),
+            Self::IdConflict { .. } => Problem::new(status, ProblemType::IdConflict, detail),
+            Self::IdsExhausted { .. } => Problem::new(status, ProblemType::IdsExhausted, detail),
+            Self::GenerateRunning => Problem::new(status, ProblemType::GenerateRunning, detail),
             Self::MissingReference(missing) => {
-                Problem::new(status, kind::MISSING_REFERENCE, detail)
+                Problem::new(status, ProblemType::MissingReference, detail)
                     .with("missing", json(&missing))
             }
             Self::Unavailable(_) | Self::Warming => Problem::unavailable(detail, RETRY_AFTER_SECS),
@@ -279,7 +279,7 @@ mod tests {
         let error = Error::from(sqlx::Error::Protocol("secret detail".into()));
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let problem = error.into_problem();
-        assert_eq!(problem.kind, "internal");
+        assert_eq!(problem.kind, ProblemType::Internal);
         assert!(!problem.detail.contains("secret"));
     }
 
@@ -294,7 +294,7 @@ mod tests {
             problem.detail,
             "A user with id 7 exists with different content."
         );
-        assert_eq!(problem.kind, "id-conflict");
+        assert_eq!(problem.kind, ProblemType::IdConflict);
     }
 
     #[test]
@@ -319,7 +319,7 @@ mod tests {
         .in_batch(2);
         assert_eq!(error.status(), StatusCode::CONFLICT);
         let problem = error.into_problem();
-        assert_eq!(problem.kind, "id-conflict");
+        assert_eq!(problem.kind, ProblemType::IdConflict);
         assert_eq!(problem.extensions["index"], serde_json::json!(2));
         assert!(problem
             .detail

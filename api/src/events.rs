@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use slipstream_model::contract::ProblemType;
 use slipstream_model::{Event, Invalid, Kind};
 use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::{JsonText, Problem};
@@ -78,7 +79,7 @@ async fn read(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<
 /// accepted it (`false`, `False`, `0`, `no`, `off`, …).
 fn gen_recommendations(options: Result<Query<UploadOptions>, QueryRejection>) -> Result<bool> {
     let Query(options) = options.map_err(|rejection| Error::BadRequest {
-        kind: "invalid-query",
+        kind: ProblemType::InvalidQuery,
         detail: rejection.body_text(),
     })?;
     match options.gen_recommendations.as_deref() {

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use api::{Application, Config};
 use clap::Parser;
-use slipstream_runtime::telemetry;
+use slipstream_runtime::{fatal, telemetry};
 
 /// The writer allocates and frees the rows of every group from one thread while the runtime
 /// threads build them: glibc's allocator spent a tenth of the api's time in `_int_malloc` and
@@ -14,12 +14,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init(config.log_format);
-    let result = async { Application::build(config).await?.run_until_stopped().await }.await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "The api stopped on an error.");
-            ExitCode::FAILURE
-        }
-    }
+    fatal::exit_code(async { Application::build(config).await?.run_until_stopped().await }.await)
 }

@@ -5,14 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use axum::Router;
 use slipstream_runtime::auth::Auth;
+use slipstream_runtime::fatal::Supervisor;
 use slipstream_runtime::http::{self, Edge};
 use slipstream_runtime::openapi::docs_routes;
 use slipstream_runtime::server::{self, Limits};
 use slipstream_runtime::shutdown;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::error::cause_chain;
@@ -92,6 +95,8 @@ pub struct Application {
     store: Store,
     writer: Writer,
     recommender: Arc<Recommender>,
+    /// The writer's task, until the background supervisor watches it.
+    writer_task: Option<JoinHandle<()>>,
     refresh: Option<Duration>,
     limits: Limits,
 }
@@ -107,7 +112,7 @@ impl Application {
             .await
             .with_context(|| format!("Failed to bind {address}"))?;
         let recommender = Arc::new(Recommender::default());
-        let writer = Writer::spawn(
+        let (writer, writer_task) = Writer::spawn(
             store.clone(),
             recommender.clone(),
             config.count_flush_coupons as usize,
@@ -120,26 +125,37 @@ impl Application {
             store,
             writer,
             recommender,
+            writer_task: Some(writer_task),
             refresh: config.recommendation_refresh(),
             limits: config.edge.limits,
         })
     }
 
-    /// Builds the recommendations from the database in the background, so the api serves
-    /// and stores at once (`/ready` waits for the build), then keeps the periodic pass
-    /// running.
-    fn start_recommendations(&self) -> tokio::task::JoinHandle<()> {
+    /// The background work the api cannot do without: the writer, the recommendations'
+    /// startup build (the api serves and stores meanwhile; `/ready` waits for it), then the
+    /// periodic pass. A failure of either stops the api.
+    fn start_background(&mut self) -> Supervisor {
+        let mut background = Supervisor::default();
+        if let Some(writer) = self.writer_task.take() {
+            background.spawn("the writer", async move {
+                writer.await.context("the writer task ended")?;
+                bail!("the writer task ended")
+            });
+        }
         let (writer, refresh) = (self.writer.clone(), self.refresh);
-        tokio::spawn(recommendations::report_staleness(self.recommender.clone()));
-        tokio::spawn(async move {
-            // The writer logs a failure.
-            if writer.rebuild(Trigger::Startup).await.is_err() {
-                return;
-            }
+        background.spawn("the recommendations' startup build", async move {
+            writer.rebuild(Trigger::Startup).await?;
             if let Some(every) = refresh {
                 recommendations::run_periodic_pass(writer, every).await;
             }
-        })
+            Ok(())
+        });
+        let recommender = self.recommender.clone();
+        background.spawn("the staleness report", async move {
+            recommendations::report_staleness(recommender).await;
+            Ok(())
+        });
+        background
     }
 
     pub fn port(&self) -> u16 {
@@ -151,27 +167,44 @@ impl Application {
         self.run_until(shutdown::signal()).await
     }
 
-    /// Serves until `stop` resolves, then finishes in-flight requests and closes the database.
+    /// Serves until `stop` resolves or background work fails, then finishes in-flight
+    /// requests and closes the database. A failure of the background work is the answer.
     pub async fn run_until(
-        self,
+        mut self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let address = self
             .listener
             .local_addr()
             .context("Failed to read the bound address")?;
-        let background = self.start_recommendations();
+        let mut background = self.start_background();
         tracing::info!(%address, "Serving.");
-        let served = server::serve(self.listener, self.router, self.limits, stop)
-            .await
-            .context("Failed to serve");
-        background.abort();
+        let (fail, failed) = oneshot::channel::<()>();
+        let stop = async move {
+            tokio::select! {
+                () = stop => {}
+                _ = failed => {}
+            }
+        };
+        let serving = server::serve(self.listener, self.router, self.limits, stop);
+        tokio::pin!(serving);
+        let (served, failure) = tokio::select! {
+            served = &mut serving => (served, None),
+            failure = background.failure() => {
+                let _ = fail.send(());
+                (serving.await, Some(failure))
+            }
+        };
+        drop(background);
         // A restart then has nothing to recount.
         if let Err(error) = self.writer.write_counts().await {
             tracing::error!(error = %cause_chain(&error), "Failed to write the counts.");
         }
         self.store.close().await;
         tracing::info!("Stopped.");
-        served
+        match failure {
+            Some(failure) => Err(failure),
+            None => served.context("Failed to serve"),
+        }
     }
 }

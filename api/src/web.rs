@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
+use slipstream_model::contract::{BatchItem, ProblemType};
 use slipstream_model::{parse_batch_text, Batch, Id};
 
 use crate::error::{Error, Result};
@@ -39,7 +40,7 @@ fn parse_id(raw: &str) -> Option<Id> {
 
 fn invalid_path(detail: String) -> Error {
     Error::BadRequest {
-        kind: "invalid-path",
+        kind: ProblemType::InvalidPath,
         detail,
     }
 }
@@ -49,13 +50,6 @@ fn invalid_path(detail: String) -> Error {
 pub enum Stored<R> {
     One(Saved<R>),
     Many(Vec<Saved<R>>),
-}
-
-/// One record of a batch's answer: what a POST of it alone would have answered.
-#[derive(Debug, Serialize)]
-struct BatchItem<R> {
-    status: u16,
-    record: R,
 }
 
 /// Validates a body of one record or a batch (every failing field named, by index in a

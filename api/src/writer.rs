@@ -27,6 +27,7 @@ use futures::future::BoxFuture;
 use slipstream_model::{Coupon, Event, User};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::config::FeedSettings;
@@ -110,13 +111,14 @@ enum Request {
 
 impl Writer {
     /// Starts the writer task, which writes the counts once `flush_every` new coupons wait,
-    /// and on a shared database follows the feed as `feed` says.
+    /// and on a shared database follows the feed as `feed` says. The task runs until every
+    /// `Writer` is dropped; its handle is for the caller to watch it.
     pub fn spawn(
         store: Store,
         recommender: Arc<Recommender>,
         flush_every: usize,
         feed: FeedSettings,
-    ) -> Self {
+    ) -> (Self, JoinHandle<()>) {
         let (requests, queue) = mpsc::channel(QUEUE);
         let task = Task {
             store: store.clone(),
@@ -139,8 +141,7 @@ impl Writer {
             feed,
             last_prune: Instant::now(),
         };
-        tokio::spawn(task.run());
-        Self { requests }
+        (Self { requests }, tokio::spawn(task.run()))
     }
 
     /// Stores records (or recognises them as stored) in one unit: all of them or, when one is
@@ -621,7 +622,9 @@ impl Task {
             );
             (counts, took)
         });
-        if let Err(error) = &answer {
+        // Whoever waits for the answer reports a failure (as a 500, or as the api's fatal
+        // error at startup); a rebuild no one waits for is reported here.
+        if let (Err(error), true) = (&answer, build.waiting.is_empty()) {
             tracing::error!(error = %cause_chain(error), "Failed to rebuild the recommendations.");
         }
         for reply in build.waiting {

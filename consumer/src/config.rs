@@ -2,6 +2,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use slipstream_model::contract::settings;
 use slipstream_model::Kind;
 use slipstream_runtime::auth::ApiKey;
 use slipstream_runtime::http::EdgeArgs;
@@ -20,17 +21,17 @@ pub struct Config {
     #[command(subcommand)]
     pub command: Option<Mode>,
     /// The topic to consume: users, events or coupons.
-    #[arg(long, env = "TOPIC", value_parser = parse_kind)]
+    #[arg(long, env = settings::TOPIC, value_parser = parse_kind)]
     pub topic: Kind,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     /// Base URL of the api; of several replicas, comma-separated, which forwards take in
     /// turn, leaving out for a while one that cannot be reached.
-    #[arg(long, env = "API_URL", default_value = "http://127.0.0.1:8098")]
+    #[arg(long, env = settings::API_URL, default_value = "http://127.0.0.1:8098")]
     pub api_url: String,
     /// The key this consumer sends to the api, with the `write` scope. If the api refuses it,
     /// messages wait (nothing is dead-lettered or committed) and `/ready` answers 503.
-    #[arg(long, env = "API_KEY", hide_env_values = true)]
+    #[arg(long, env = settings::API_KEY, hide_env_values = true)]
     pub api_key: Option<ApiKey>,
     /// A PEM file of certificate authorities to trust for an `https://` API_URL, besides the
     /// system's (an api behind a TLS terminator with a certificate from an internal CA).
@@ -40,10 +41,10 @@ pub struct Config {
     #[arg(long, env = "GROUP_ID")]
     pub group_id: Option<String>,
     /// Address of the health endpoint.
-    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    #[arg(long, env = settings::HOST, default_value = "0.0.0.0")]
     pub host: IpAddr,
     /// Port of the health endpoint (0 picks a free one).
-    #[arg(long, env = "PORT", default_value_t = 8100)]
+    #[arg(long, env = settings::PORT, default_value_t = 8100)]
     pub port: u16,
     /// Most messages of a partition forwarded in one request, as a JSON array the api stores
     /// in one transaction; a backlog drains in batches, a trickle goes one by one. 1 turns

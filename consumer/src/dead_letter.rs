@@ -8,23 +8,9 @@ use chrono::Utc;
 use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
+use slipstream_model::contract::kafka_headers as headers;
+use slipstream_model::contract::DeadLetterReason;
 use slipstream_runtime::kafka::KafkaArgs;
-
-/// Headers a dead letter carries besides the original message's own.
-pub mod headers {
-    /// What every dead-letter header starts with, so a redrive can take them off again.
-    pub const DEAD_LETTER_PREFIX: &str = "dlq-";
-    pub const REASON: &str = "dlq-reason";
-    pub const STATUS: &str = "dlq-status";
-    pub const PROBLEM: &str = "dlq-problem";
-    pub const TOPIC: &str = "dlq-original-topic";
-    pub const PARTITION: &str = "dlq-original-partition";
-    pub const OFFSET: &str = "dlq-original-offset";
-    pub const TIME: &str = "dlq-time";
-    /// How many times `consumer redrive` moved the message back to its topic: not a
-    /// dead-letter header, so it stays on through the next round.
-    pub const REDRIVE_COUNT: &str = "redrive-count";
-}
 
 /// The message's `redrive-count`: 0 when it has none (or one that is not a count).
 pub fn redrive_count<H: Headers>(message_headers: Option<&H>) -> u32 {
@@ -36,10 +22,10 @@ pub fn redrive_count<H: Headers>(message_headers: Option<&H>) -> u32 {
         .unwrap_or(0)
 }
 
-/// Why a message is dead-lettered.
+/// Why a message is dead-lettered: the headers it goes with.
 #[derive(Debug)]
-pub struct Verdict<'a> {
-    pub reason: &'a str,
+pub struct DeadLetter<'a> {
+    pub reason: DeadLetterReason,
     pub status: Option<u16>,
     pub problem: &'a str,
 }
@@ -65,8 +51,12 @@ impl DeadLetters {
 
     /// Writes the message, as it came, to the dead-letter topic and waits for Kafka's
     /// acknowledgement: only then may the original offset be committed.
-    pub async fn send(&self, message: &OwnedMessage, verdict: &Verdict<'_>) -> anyhow::Result<()> {
-        let headers = dead_letter_headers(message, verdict);
+    pub async fn send(
+        &self,
+        message: &OwnedMessage,
+        letter: &DeadLetter<'_>,
+    ) -> anyhow::Result<()> {
+        let headers = dead_letter_headers(message, letter);
         let mut record = FutureRecord::to(&self.topic).headers(headers);
         if let Some(key) = message.key() {
             record = record.key(key);
@@ -83,7 +73,7 @@ impl DeadLetters {
     }
 }
 
-fn dead_letter_headers(message: &OwnedMessage, verdict: &Verdict<'_>) -> OwnedHeaders {
+fn dead_letter_headers(message: &OwnedMessage, letter: &DeadLetter<'_>) -> OwnedHeaders {
     let mut headers = OwnedHeaders::new();
     if let Some(original) = message.headers() {
         for header in original.iter() {
@@ -93,15 +83,21 @@ fn dead_letter_headers(message: &OwnedMessage, verdict: &Verdict<'_>) -> OwnedHe
             });
         }
     }
-    let status = verdict.status.map(|s| s.to_string()).unwrap_or_default();
+    let status = letter.status.map(|s| s.to_string()).unwrap_or_default();
     let fields = [
-        (headers::REASON, verdict.reason.to_owned()),
-        (headers::STATUS, status),
-        (headers::PROBLEM, verdict.problem.to_owned()),
-        (headers::TOPIC, message.topic().to_owned()),
-        (headers::PARTITION, message.partition().to_string()),
-        (headers::OFFSET, message.offset().to_string()),
-        (headers::TIME, Utc::now().to_rfc3339()),
+        (
+            headers::DEAD_LETTER_REASON,
+            letter.reason.as_str().to_owned(),
+        ),
+        (headers::DEAD_LETTER_STATUS, status),
+        (headers::DEAD_LETTER_PROBLEM, letter.problem.to_owned()),
+        (headers::DEAD_LETTER_TOPIC, message.topic().to_owned()),
+        (
+            headers::DEAD_LETTER_PARTITION,
+            message.partition().to_string(),
+        ),
+        (headers::DEAD_LETTER_OFFSET, message.offset().to_string()),
+        (headers::DEAD_LETTER_TIME, Utc::now().to_rfc3339()),
     ];
     for (key, value) in &fields {
         headers = headers.insert(Header {

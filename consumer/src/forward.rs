@@ -1,4 +1,5 @@
-//! One forward of a message to the api, and what its answer means for the message.
+//! The forward stage: one POST of a message (or a batch of them) to the api, and its answer
+//! read as the verdict stage needs it: stored, refused, worth a retry, or not the api at all.
 //!
 //! With several api replicas (`API_URL` a comma-separated list) each forward goes to the
 //! next replica in turn, skipping for a while one that could not be reached: a retry of a
@@ -13,31 +14,34 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
-use serde::Deserialize;
+use serde::de::IgnoredAny;
+use slipstream_model::contract::{BatchItem, ProblemType};
 use slipstream_model::Kind;
 use slipstream_runtime::auth::ApiKey;
-use slipstream_runtime::problem::kind;
+use slipstream_runtime::retry::retry_after;
 
 use crate::health::{Link, LinkStatus};
 
-/// What to do with a message after the api answered.
+/// The api's answer to a forward of one record or a batch, as the verdict stage needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Stored: the offset may be committed.
-    Stored,
-    /// Already there with the same content (a redelivery): the offset may be committed.
-    Replayed,
+pub enum Answer {
+    /// Every record is stored: for each, whether it is new (else it was there already, the
+    /// same: a redelivery).
+    Stored(Vec<bool>),
+    /// The api refused the record (for a batch, one of them, so none was stored) with one of
+    /// its verdicts on a record; `kind` is `None` only for a batch answer of the wrong shape.
+    Refused {
+        status: u16,
+        kind: Option<ProblemType>,
+        problem: String,
+    },
     /// The api or the way to it failed; try again, no sooner than the hint.
     Retry {
         reason: String,
         after: Option<Duration>,
     },
-    /// A coupon names a user or event the api does not have yet.
-    MissingReference { problem: String },
-    /// The api refused the record for good: it belongs in the dead-letter topic.
-    Rejected { status: u16, problem: String },
     /// Not the api's answer about a record: a refused key, a redirect, a refusal without one
     /// of its verdicts. A misconfiguration, so the message waits for it to be fixed.
     Misconfigured { link: Link, status: u16 },
@@ -139,70 +143,32 @@ impl Forwarder {
     }
 
     /// POSTs the record as it came from Kafka, passing the request context on.
-    pub async fn forward(&self, payload: &[u8], context: HeaderMap) -> Outcome {
-        let outcome = match self.send(payload.to_vec(), context).await {
-            Ok(response) => classify(response).await,
-            Err(reason) => Outcome::Retry {
-                reason,
-                after: None,
-            },
-        };
-        match &outcome {
-            Outcome::Misconfigured { link, .. } => self.link.set(*link),
-            Outcome::Retry { .. } => {}
-            _ => self.link.set(Link::Sound),
-        }
-        outcome
+    pub async fn forward(&self, payload: &[u8], context: HeaderMap) -> Answer {
+        self.post(payload.to_vec(), None, context).await
     }
 
     /// POSTs `records` records as one JSON array (`body`), which the api stores in one
     /// transaction or not at all.
-    pub async fn forward_batch(
-        &self,
-        body: Vec<u8>,
-        records: usize,
-        context: HeaderMap,
-    ) -> BatchOutcome {
-        let response = match self.send(body, context).await {
-            Ok(response) => response,
-            Err(reason) => {
-                return BatchOutcome::Retry {
-                    reason,
-                    after: None,
-                }
-            }
-        };
-        let status = response.status();
-        if let Some(after) = retryable(status).then(|| retry_after(response.headers())) {
-            return BatchOutcome::Retry {
-                reason: format!("api answered {status}"),
-                after,
-            };
-        }
-        if status != StatusCode::OK {
-            let problem = response.text().await.unwrap_or_default();
-            if let Some(link) = misconfiguration(status, &problem) {
-                self.link.set(link);
-                return BatchOutcome::Misconfigured {
-                    link,
-                    status: status.as_u16(),
-                };
-            }
-            self.link.set(Link::Sound);
-            return BatchOutcome::Refused {
-                status: status.as_u16(),
-            };
-        }
-        self.link.set(Link::Sound);
-        match response.json::<Vec<BatchItem>>().await {
-            Ok(items) if items.len() == records => {
-                BatchOutcome::Stored(items.iter().map(|i| i.status == 201).collect())
-            }
-            // Not the answer to this batch: each message goes on its own instead.
-            _ => BatchOutcome::Refused {
-                status: status.as_u16(),
+    pub async fn forward_batch(&self, body: Vec<u8>, records: usize, context: HeaderMap) -> Answer {
+        self.post(body, Some(records), context).await
+    }
+
+    /// Sends `body` (a batch of `batch` records, or one record) and learns from the answer
+    /// whether the way to the api is sound.
+    async fn post(&self, body: Vec<u8>, batch: Option<usize>, context: HeaderMap) -> Answer {
+        let answer = match self.send(body, context).await {
+            Ok(response) => answer(response, batch).await,
+            Err(reason) => Answer::Retry {
+                reason,
+                after: None,
             },
+        };
+        match &answer {
+            Answer::Misconfigured { link, .. } => self.link.set(*link),
+            Answer::Retry { .. } => {}
+            _ => self.link.set(Link::Sound),
         }
+        answer
     }
 
     /// The api's answer, or why there was none (worth a retry).
@@ -226,29 +192,6 @@ impl Forwarder {
     }
 }
 
-/// What to do with the messages of a batch after the api answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BatchOutcome {
-    /// Every record is stored: for each, whether it was new (else already there).
-    Stored(Vec<bool>),
-    /// The api or the way to it failed; try the batch again, no sooner than the hint.
-    Retry {
-        reason: String,
-        after: Option<Duration>,
-    },
-    /// The api took none of it (a record it refuses, a body over its limit): each message
-    /// goes on its own, so each gets its own verdict.
-    Refused { status: u16 },
-    /// Not the api's answer: see [`Outcome::Misconfigured`].
-    Misconfigured { link: Link, status: u16 },
-}
-
-/// The part of a batch answer's item the consumer needs.
-#[derive(Debug, Deserialize)]
-struct BatchItem {
-    status: u16,
-}
-
 /// Answers worth the same request again later: the api is down, overloaded or timed out.
 fn retryable(status: StatusCode) -> bool {
     status.is_server_error()
@@ -265,57 +208,53 @@ fn misconfiguration(status: StatusCode, body: &str) -> Option<Link> {
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
         return Some(Link::KeyRefused);
     }
-    let verdict = problem_type(body).is_some_and(|t| kind::RECORD_VERDICTS.contains(&t.as_str()));
+    let verdict = ProblemType::of_body(body).is_some_and(ProblemType::is_record_verdict);
     (!verdict).then_some(Link::NotTheApi)
 }
 
-async fn classify(response: reqwest::Response) -> Outcome {
+async fn answer(response: reqwest::Response, batch: Option<usize>) -> Answer {
     let status = response.status();
-    let after = retry_after(response.headers());
-    if status == StatusCode::OK {
-        return Outcome::Replayed;
-    }
     if status.is_success() {
-        return Outcome::Stored;
+        return match batch {
+            // 201 created, 200 there already.
+            None => Answer::Stored(vec![status != StatusCode::OK]),
+            Some(records) => stored_batch(response, records).await,
+        };
     }
     if retryable(status) {
-        return Outcome::Retry {
+        return Answer::Retry {
             reason: format!("api answered {status}"),
-            after,
+            after: retry_after(response.headers()),
         };
     }
     let problem = response.text().await.unwrap_or_default();
     if let Some(link) = misconfiguration(status, &problem) {
-        return Outcome::Misconfigured {
+        return Answer::Misconfigured {
             link,
             status: status.as_u16(),
         };
     }
-    if status == StatusCode::CONFLICT
-        && problem_type(&problem).as_deref() == Some(kind::MISSING_REFERENCE)
-    {
-        return Outcome::MissingReference { problem };
-    }
-    Outcome::Rejected {
+    Answer::Refused {
         status: status.as_u16(),
+        kind: ProblemType::of_body(&problem),
         problem,
     }
 }
 
-fn problem_type(body: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    value.get("type")?.as_str().map(str::to_owned)
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs))
+/// A batch's answer: each record with its own 201 or 200, in order.
+async fn stored_batch(response: reqwest::Response, records: usize) -> Answer {
+    let status = response.status().as_u16();
+    match response.json::<Vec<BatchItem<IgnoredAny>>>().await {
+        Ok(items) if items.len() == records => {
+            Answer::Stored(items.iter().map(|item| item.status == 201).collect())
+        }
+        // Not the answer to this batch: each message goes on its own instead.
+        _ => Answer::Refused {
+            status,
+            kind: None,
+            problem: String::new(),
+        },
+    }
 }
 
 /// The certificate authorities of a PEM file, refused at startup when there are none: a
@@ -360,15 +299,6 @@ mod tests {
     }
 
     #[test]
-    fn problem_types_are_read_from_problem_bodies() {
-        assert_eq!(
-            problem_type(r#"{"type":"missing-reference","status":409}"#).as_deref(),
-            Some("missing-reference")
-        );
-        assert_eq!(problem_type("not json"), None);
-    }
-
-    #[test]
     fn only_the_apis_verdicts_on_a_record_are_not_misconfigurations() {
         let verdict = r#"{"type":"validation","status":422}"#;
         assert_eq!(
@@ -394,14 +324,5 @@ mod tests {
             misconfiguration(StatusCode::FORBIDDEN, verdict),
             Some(Link::KeyRefused)
         );
-    }
-
-    #[test]
-    fn retry_after_takes_seconds() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "3".parse().expect("valid header"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert(RETRY_AFTER, "soon".parse().expect("valid header"));
-        assert_eq!(retry_after(&headers), None);
     }
 }

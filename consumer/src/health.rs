@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use slipstream_runtime::auth::Auth;
+use slipstream_runtime::fatal::Supervisor;
 use slipstream_runtime::http::{self, Edge, EdgeArgs};
 use slipstream_runtime::{server, Problem};
 use tokio::net::TcpListener;
@@ -26,12 +27,13 @@ pub struct Readiness {
 
 /// Serves `/`, `/health` (alive), `/ready` (partitions assigned, the api reached with a key
 /// it accepts)
-/// and `/metrics` until `stop` is cancelled. Returns the bound address.
+/// and `/metrics` until `stop` is cancelled, in `background`. Returns the bound address.
 pub async fn serve(
     address: SocketAddr,
     readiness: Readiness,
     edge: &EdgeArgs,
     stop: CancellationToken,
+    background: &mut Supervisor,
 ) -> anyhow::Result<SocketAddr> {
     let auth = Auth::from_args(&edge.auth)?;
     let listener = TcpListener::bind(address)
@@ -48,11 +50,10 @@ pub async fn serve(
     };
     let app = http::edge(routes, edge_layers);
     let limits = edge.limits;
-    tokio::spawn(async move {
-        let served = server::serve(listener, app, limits, stop.cancelled_owned()).await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "The health endpoint failed.");
-        }
+    background.spawn("the health endpoint", async move {
+        server::serve(listener, app, limits, stop.cancelled_owned())
+            .await
+            .context("it stopped serving")
     });
     Ok(bound)
 }
@@ -83,7 +84,7 @@ async fn ready(State(readiness): State<Readiness>) -> Result<Json<Value>, Proble
     }
 }
 
-/// What the api's last answer said about the way to it: set by the worker from each
+/// What the api's last answer said about the way to it: set by the forward stage from each
 /// forward, read by `/ready` and exported as `slipstream_consumer_misconfigured`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
@@ -96,7 +97,7 @@ pub enum Link {
     NotTheApi = 2,
 }
 
-/// The [`Link`] as the worker last saw it, shared with `/ready`.
+/// The [`Link`] as the forward stage last saw it, shared with `/ready`.
 #[derive(Debug, Clone, Default)]
 pub struct LinkStatus(Arc<AtomicU8>);
 

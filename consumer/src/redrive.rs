@@ -11,9 +11,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::Config;
-use crate::consume::bounded_prefetch;
-use crate::dead_letter::headers::{DEAD_LETTER_PREFIX, REDRIVE_COUNT};
 use crate::dead_letter::redrive_count;
+use crate::poll::bounded_prefetch;
+use slipstream_model::contract::kafka_headers::{DEAD_LETTER_PREFIX, REDRIVE_COUNT};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

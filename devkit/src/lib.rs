@@ -11,6 +11,7 @@ pub mod http;
 pub mod kafka;
 pub mod keys;
 pub mod metrics;
+pub mod pipeline;
 pub mod ports;
 pub mod postgres;
 pub mod process;

@@ -7,22 +7,22 @@
 //! its own stops everything too, with an error naming it.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use slipstream_runtime::auth::Scope;
+
+use slipstream_model::contract;
 
 use crate::bins::find_bin;
 use crate::http::Probe;
 use crate::kafka::{KafkaBroker, KafkaOptions};
 use crate::keys::DevKeys;
 use crate::notice;
+use crate::pipeline::{api_name, ServiceSpec, Wiring};
 use crate::postgres::{Postgres, DEV_DATABASE};
 use crate::process::{Logs, Service};
 use crate::sys::ShutdownSignals;
 
-const TOPICS: [&str; 3] = ["users", "events", "coupons"];
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long each service gets to exit after SIGTERM (consumers promise 10 s).
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -36,7 +36,7 @@ pub struct UpOptions {
     /// Kafka's port on 127.0.0.1.
     #[arg(long, default_value_t = 9092)]
     pub kafka_port: u16,
-    #[arg(long, default_value_t = 8098)]
+    #[arg(long, default_value_t = contract::Service::API.port)]
     pub api_port: u16,
     /// The producer's port: 8099, or the first after the api replicas' when they need it.
     #[arg(long)]
@@ -62,8 +62,11 @@ pub struct UpOptions {
 }
 
 impl UpOptions {
-    fn consumers(&self) -> impl Iterator<Item = (&'static str, u16)> + '_ {
-        TOPICS.into_iter().zip(self.consumer_port()..)
+    /// Each consumer and its health port.
+    fn consumers(&self) -> impl Iterator<Item = (contract::Service, u16)> + '_ {
+        contract::Service::CONSUMERS
+            .into_iter()
+            .zip(self.consumer_port()..)
     }
 
     /// The ports after `--api-port` that the replicas take.
@@ -72,10 +75,11 @@ impl UpOptions {
     }
 
     fn producer_port(&self) -> u16 {
+        let default = contract::Service::PRODUCER.port;
         self.producer_port
-            .unwrap_or_else(|| match self.api_ports().contains(&8099) {
+            .unwrap_or_else(|| match self.api_ports().contains(&default) {
                 true => self.api_ports().end,
-                false => 8099,
+                false => default,
             })
     }
 
@@ -83,47 +87,26 @@ impl UpOptions {
         self.consumer_port.unwrap_or_else(|| {
             let taken =
                 |port: u16| self.api_ports().contains(&port) || port == self.producer_port();
-            match (8101..8101 + TOPICS.len() as u16).any(taken) {
+            let ports = contract::Service::CONSUMERS.map(|consumer| consumer.port);
+            match ports.into_iter().any(taken) {
                 true => self.producer_port() + 2,
-                false => 8101,
+                false => ports[0],
             }
         })
     }
 
     /// Each api replica's name and port.
     fn apis(&self) -> impl Iterator<Item = (String, u16)> + '_ {
-        (0..self.api_replicas).map(|n| {
-            let name = match self.api_replicas {
-                1 => "api".to_owned(),
-                _ => format!("api-{}", n + 1),
-            };
-            (name, self.api_port + n)
-        })
+        self.api_ports()
+            .enumerate()
+            .map(|(n, port)| (api_name(n), port))
     }
 }
 
-/// One service to run: its binary, health port and environment.
-struct ServiceSpec {
-    name: String,
-    binary: PathBuf,
-    port: u16,
-    env: Vec<(&'static str, String)>,
-}
-
-impl ServiceSpec {
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.binary);
-        command
-            .env("PORT", self.port.to_string())
-            .envs(self.env.iter().map(|(key, value)| (key, value)));
-        command
-    }
-
-    /// `/ready`: the api has built its recommendations, the producer reaches Kafka, a
-    /// consumer has its partitions. Only then does a posted record flow straight through.
-    fn health_url(&self) -> String {
-        format!("http://127.0.0.1:{}/ready", self.port)
-    }
+/// A service to run and the binary it runs, found before anything starts.
+struct Runnable {
+    spec: ServiceSpec,
+    program: PathBuf,
 }
 
 /// Runs the pipeline until Ctrl-C or SIGTERM (`Ok`) or until a part of it fails (`Err`).
@@ -144,7 +127,7 @@ pub fn run(options: &UpOptions) -> Result<()> {
         Some(postgres) => postgres.url(DEV_DATABASE),
         None => format!("sqlite://{}", options.dir.join("slipstream.db").display()),
     };
-    let specs = service_specs(options, &keys, &database_url)?;
+    let runnables = runnables(options, &keys, &database_url)?;
     let broker = KafkaOptions::new()
         .data_dir(options.dir.join("kafka"))
         .port(options.kafka_port)
@@ -156,7 +139,7 @@ pub fn run(options: &UpOptions) -> Result<()> {
         services: Vec::new(),
     };
     let outcome = pipeline
-        .start_services(&specs, &signals)
+        .start_services(&runnables, &signals)
         .and_then(|started| {
             if started {
                 print_summary(options, &pipeline.broker, &credentials_path(options));
@@ -192,64 +175,24 @@ fn dev_keys(options: &UpOptions) -> Result<DevKeys> {
 }
 
 /// The api, the producer and the consumers, found next to this executable before anything
-/// starts, so a missing build fails at once rather than after Kafka is up. Every one reads
-/// the key file; the consumers send the write key.
-fn service_specs(
-    options: &UpOptions,
-    keys: &DevKeys,
-    database_url: &str,
-) -> Result<Vec<ServiceSpec>> {
-    let keys_file = ("AUTH_KEYS_FILE", keys.file.display().to_string());
-    let kafka = format!("127.0.0.1:{}", options.kafka_port);
-    let api_urls: Vec<String> = (options.apis())
-        .map(|(_, port)| format!("http://127.0.0.1:{port}"))
-        .collect();
-    let api_url = api_urls.join(",");
-    let mut specs = Vec::new();
-    for (name, port) in options.apis() {
-        let env = vec![
-            ("DATABASE_URL", database_url.to_owned()),
-            ("DATABASE_APPLICATION_NAME", name.clone()),
-            keys_file.clone(),
-        ];
-        specs.push(spec(&name, "api", port, env)?);
-    }
-    specs.push(spec(
-        "producer",
-        "producer",
-        options.producer_port(),
-        vec![
-            ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
-            keys_file.clone(),
-        ],
-    )?);
-    for (topic, port) in options.consumers() {
-        let env = vec![
-            ("TOPIC", topic.to_owned()),
-            ("API_URL", api_url.clone()),
-            ("KAFKA_BOOTSTRAP_SERVERS", kafka.clone()),
-            keys_file.clone(),
-            ("API_KEY", keys.key(Scope::Write).to_owned()),
-        ];
-        specs.push(spec(&format!("consumer-{topic}"), "consumer", port, env)?);
-    }
-    Ok(specs)
-}
-
-fn spec(
-    name: &str,
-    binary: &str,
-    port: u16,
-    env: Vec<(&'static str, String)>,
-) -> Result<ServiceSpec> {
-    let binary =
-        find_bin(binary).context("`slipstream-dev up` runs the services built next to it")?;
-    Ok(ServiceSpec {
-        name: name.to_owned(),
-        binary,
-        port,
-        env,
-    })
+/// starts, so a missing build fails at once rather than after Kafka is up.
+fn runnables(options: &UpOptions, keys: &DevKeys, database_url: &str) -> Result<Vec<Runnable>> {
+    let wiring = Wiring {
+        kafka: format!("127.0.0.1:{}", options.kafka_port),
+        topic_prefix: String::new(),
+        database_url: database_url.to_owned(),
+        keys,
+        api_ports: options.api_ports().collect(),
+        producer_port: options.producer_port(),
+        consumer_ports: [0, 1, 2].map(|n| options.consumer_port() + n),
+    };
+    (wiring.services().into_iter())
+        .map(|spec| {
+            let program = find_bin(spec.binary)
+                .context("`slipstream-dev up` runs the services built next to it")?;
+            Ok(Runnable { spec, program })
+        })
+        .collect()
 }
 
 /// Everything `up` started, in start order.
@@ -262,9 +205,13 @@ struct Pipeline {
 impl Pipeline {
     /// Starts each service and waits for its health check before the next. Returns false
     /// when a shutdown signal came first.
-    fn start_services(&mut self, specs: &[ServiceSpec], signals: &ShutdownSignals) -> Result<bool> {
-        for spec in specs {
-            let service = Service::spawn(&spec.name, spec.command(), Logs::Inherit)?;
+    fn start_services(
+        &mut self,
+        runnables: &[Runnable],
+        signals: &ShutdownSignals,
+    ) -> Result<bool> {
+        for Runnable { spec, program } in runnables {
+            let service = Service::spawn(&spec.name, spec.command(program), Logs::Inherit)?;
             self.services.push(service);
             if !self.wait_healthy(spec, signals)? {
                 return Ok(false);
@@ -276,7 +223,7 @@ impl Pipeline {
     /// Polls the service's `/health` while watching that it (and Kafka) still run.
     fn wait_healthy(&mut self, spec: &ServiceSpec, signals: &ShutdownSignals) -> Result<bool> {
         let deadline = Instant::now() + HEALTH_TIMEOUT;
-        let url = spec.health_url();
+        let url = spec.ready_url();
         let probe = Probe::new()?;
         loop {
             if matches!(probe.status(&url), Ok(200)) {
@@ -376,7 +323,8 @@ fn print_summary(options: &UpOptions, broker: &KafkaBroker, credentials: &std::p
         println!("  {name:<9} http://127.0.0.1:{port}");
     }
     println!("  producer  http://127.0.0.1:{}", options.producer_port());
-    for (topic, port) in options.consumers() {
+    for (consumer, port) in options.consumers() {
+        let topic = consumer.topic.map(|kind| kind.as_str()).unwrap_or_default();
         println!("  consumer  http://127.0.0.1:{port}/health   (topic {topic})");
     }
     println!("  kafka     {}   (log: {log})", broker.bootstrap_servers());

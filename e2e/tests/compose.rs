@@ -9,6 +9,9 @@ use std::path::PathBuf;
 
 use clap::{Command, CommandFactory, Parser};
 use serde_norway::Value;
+use slipstream_devkit::pipeline::api_name;
+use slipstream_model::contract::{settings, Service};
+use slipstream_model::Kind;
 
 /// Variables the services read outside their flags (tracing's filter).
 const ALSO_READ: &[&str] = &["RUST_LOG"];
@@ -180,11 +183,44 @@ fn assert_one_image(compose: &Value) {
         parse(service).unwrap_or_else(|e| panic!("{}: {e}", service.name));
     }
     let programs: BTreeSet<&str> = built.iter().map(|s| s.bin.as_str()).collect();
-    assert_eq!(
-        programs,
-        BTreeSet::from(["api", "consumer", "producer"]),
-        "the services"
-    );
+    let binaries = Service::ALL.iter().map(|s| s.binary).collect();
+    assert_eq!(programs, binaries, "the services");
+}
+
+#[test]
+fn the_services_are_the_contracts_by_name_program_topic_and_port() {
+    let compose = yaml("compose.yaml");
+    let built = built_services(&compose);
+    let names: BTreeSet<&str> = built.iter().map(|b| b.name.as_str()).collect();
+    let expected: BTreeSet<&str> = Service::ALL.iter().map(|s| s.name).collect();
+    assert_eq!(names, expected);
+    for service in Service::ALL {
+        let built = built
+            .iter()
+            .find(|b| b.name == service.name)
+            .expect("listed");
+        assert_eq!(built.bin, service.binary, "{}", service.name);
+        let topic = built.env.get(settings::TOPIC).map(String::as_str);
+        assert_eq!(topic, service.topic.map(|k| k.as_str()), "{}", service.name);
+        if service.topic.is_none() {
+            let published = format!("{0}:{0}", service.port);
+            assert_eq!(port(built), service.port.to_string(), "{}", service.name);
+            assert_eq!(
+                built.service["ports"][0].as_str(),
+                Some(published.as_str()),
+                "{}",
+                service.name
+            );
+        }
+    }
+    // The PostgreSQL override adds replicas named as `slipstream-dev up` names them.
+    let replicas: Vec<String> = built_services(&with_postgres())
+        .into_iter()
+        .filter(|b| b.bin == Service::API.binary)
+        .map(|b| b.name)
+        .collect();
+    let named: Vec<String> = (0..replicas.len()).map(api_name).collect();
+    assert_eq!(replicas, named);
 }
 
 #[test]
@@ -243,11 +279,9 @@ fn services_reach_each_other_by_their_compose_names_and_ports() {
         }
     }
     topics.sort();
-    assert_eq!(
-        topics,
-        ["coupons", "events", "users"],
-        "one consumer per topic"
-    );
+    let mut every: Vec<String> = Kind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
+    every.sort();
+    assert_eq!(topics, every, "one consumer per topic");
 
     let all = compose["services"].as_mapping().expect("services");
     for (name, service) in all {

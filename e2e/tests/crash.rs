@@ -1,7 +1,7 @@
 //! SPEC §7: an acknowledged write survives a crash of the api process. The api binary is
 //! SIGKILLed while writes are in flight and started again on the same database: an SQLite
 //! file, or with `TEST_DATABASE=postgres` a PostgreSQL database, where the api commits with
-//! `synchronous_commit` on.
+//! `synchronous_commit` on. And the other way an api ends: on a fatal error of its own.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,8 +18,8 @@ const WRITES: i64 = 400;
 /// The kill comes after this many acknowledgements, with the rest still in flight.
 const KILL_AFTER: usize = 150;
 
-/// An api on `database`; its logs go to `dir`.
-fn start_api(dir: &Path, database: &str, port: u16) -> Service {
+/// An api on `database`, its logs going to `dir`, not waited for.
+fn spawn_api(dir: &Path, database: &str, port: u16) -> Service {
     let mut command = Command::new(workspace_bin("api"));
     command
         .env("HOST", "127.0.0.1")
@@ -28,7 +28,12 @@ fn start_api(dir: &Path, database: &str, port: u16) -> Service {
         .env("LOG_FORMAT", "json")
         // What is tested is durability across SIGKILL; keys are tested elsewhere.
         .env("AUTH_DISABLED", "true");
-    let api = Service::spawn("api", command, Logs::Dir(dir.to_owned())).expect("api spawns");
+    Service::spawn("api", command, Logs::Dir(dir.to_owned())).expect("api spawns")
+}
+
+/// An api on `database`, ready; its logs go to `dir`.
+fn start_api(dir: &Path, database: &str, port: u16) -> Service {
+    let api = spawn_api(dir, database, port);
     wait_for_http(
         &format!("http://127.0.0.1:{port}/ready"),
         Duration::from_secs(30),
@@ -273,5 +278,49 @@ async fn a_sigkill_during_group_commits_loses_no_acknowledged_batch_nor_a_count(
         popularity(&http, &url, observer).await,
         recount(&http, &url, &events).await,
         "the popularity the recommendations were rebuilt from"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_whose_startup_build_fails_exits_non_zero_having_logged_the_cause_once() {
+    use sqlx::{Connection, Executor};
+    let mut api = FreshApi::start();
+    api.process.stop(Duration::from_secs(10)).expect("stopped");
+    // The counts the startup build reads: gone, as after a botched manual migration.
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&api.database)
+        .await
+        .expect("connects");
+    db.execute("DROP TABLE user_bets").await.expect("dropped");
+
+    let log = api.dir.path().join("api.log");
+    let before = std::fs::read_to_string(&log).expect("the log").len();
+    let mut failing = spawn_api(api.dir.path(), &api.database, api.port);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = failing.try_wait().expect("status") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the api still runs: {}",
+            failing.log_tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(1), "{}", failing.log_tail(20));
+    let lines = std::fs::read_to_string(&log).expect("the log")[before..].to_owned();
+    let errors: Vec<Value> = lines
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON log line"))
+        .filter(|line: &Value| line["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {lines}");
+    assert_eq!(errors[0]["message"], "Stopped on a fatal error.");
+    let error = errors[0]["error"].as_str().expect("the cause");
+    assert!(
+        error.starts_with("the recommendations' startup build failed: ")
+            && error.contains("user_bets"),
+        "the whole chain: {error}"
     );
 }

@@ -4,6 +4,7 @@
 //! by construction, and reports *every* failing field at once (SPEC §2), because a client fixing
 //! one field per round trip is a client that gives up.
 
+pub mod contract;
 mod coupon;
 mod error;
 mod event;

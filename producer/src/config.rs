@@ -1,6 +1,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use slipstream_model::contract::{settings, Service};
 use slipstream_runtime::http::{EdgeArgs, DEFAULT_BODY_LIMIT};
 use slipstream_runtime::kafka::KafkaArgs;
 use slipstream_runtime::telemetry::LogFormat;
@@ -14,10 +15,10 @@ use slipstream_runtime::telemetry::LogFormat;
 )]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    #[arg(long, env = settings::HOST, default_value = "0.0.0.0")]
     pub host: IpAddr,
     /// Port to listen on (0 picks a free one).
-    #[arg(long, env = "PORT", default_value_t = 8099)]
+    #[arg(long, env = settings::PORT, default_value_t = Service::PRODUCER.port)]
     pub port: u16,
     #[command(flatten)]
     pub kafka: KafkaArgs,

@@ -1,6 +1,8 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use producer::{Application, Config};
-use slipstream_runtime::telemetry;
+use slipstream_runtime::{fatal, telemetry};
 
 /// A request's records are parsed, serialised and handed to librdkafka, then freed, from
 /// every runtime thread: glibc's allocator took about a third of the producer's time under
@@ -9,9 +11,8 @@ use slipstream_runtime::telemetry;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init(config.log_format);
-    let app = Application::build(config).await?;
-    app.run_until_stopped().await
+    fatal::exit_code(async { Application::build(config).await?.run_until_stopped().await }.await)
 }

@@ -10,8 +10,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use serde::Serialize;
+use slipstream_model::contract::{kafka_headers as headers, SCHEMA_VERSION};
 use slipstream_model::{Id, Kind};
-use slipstream_runtime::kafka::{headers, KafkaArgs, SCHEMA_VERSION};
+use slipstream_runtime::kafka::KafkaArgs;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;

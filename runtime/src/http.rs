@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::json;
+use slipstream_model::contract::{http_headers, ProblemType};
 use tower::{Layer, Service};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -28,8 +29,8 @@ use crate::problem::{self, Problem};
 use crate::server::Limits;
 use crate::trace_context;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub const REQUEST_ID: HeaderName = HeaderName::from_static(http_headers::REQUEST_ID);
+pub const TRACEPARENT: HeaderName = HeaderName::from_static(http_headers::TRACEPARENT);
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -236,7 +237,7 @@ fn with_request_id(headers: &mut HeaderMap) -> Option<HeaderValue> {
 fn timed_out(limit: Duration) -> Response {
     Problem::new(
         StatusCode::REQUEST_TIMEOUT,
-        "timeout",
+        ProblemType::Timeout,
         format!(
             "The request took longer than {} s; it may have been carried out or not.",
             limit.as_secs()

@@ -10,7 +10,9 @@ use futures::StreamExt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::http::DEFAULT_BODY_LIMIT;
-use crate::problem::{kind, Problem};
+use slipstream_model::contract::ProblemType;
+
+use crate::problem::Problem;
 
 /// A JSON request body (under the size limit, with a JSON content type) as its text, its
 /// syntax checked but nothing built from it: a batch is then parsed a record at a time, so
@@ -26,7 +28,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonText {
         let text = String::from_utf8(Vec::from(bytes)).map_err(|_| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
-                kind::MALFORMED_JSON,
+                ProblemType::MalformedJson,
                 "The body is not valid JSON: it is not UTF-8.",
             )
         })?;
@@ -93,7 +95,7 @@ async fn json_bytes(req: Request) -> Result<BytesMut, Problem> {
     if !has_json_content_type(&req) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
+            ProblemType::UnsupportedMediaType,
             "Expected a body with `Content-Type: application/json`.",
         ));
     }
@@ -107,7 +109,7 @@ async fn json_bytes(req: Request) -> Result<BytesMut, Problem> {
 fn malformed(error: serde_json::Error) -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
-        kind::MALFORMED_JSON,
+        ProblemType::MalformedJson,
         format!("The body is not valid JSON: {error}."),
     )
 }
@@ -129,7 +131,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<BytesMut, Problem> {
         let chunk = chunk.map_err(|_| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
-                kind::MALFORMED_BODY,
+                ProblemType::MalformedBody,
                 "The body could not be read.",
             )
         })?;
@@ -144,7 +146,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<BytesMut, Problem> {
     if read > limit {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            kind::PAYLOAD_TOO_LARGE,
+            ProblemType::PayloadTooLarge,
             "The body is over the size limit.",
         ));
     }

@@ -1,4 +1,5 @@
-//! Topic names, headers and client settings the producer and the consumers must agree on.
+//! Where the topics live and the client settings the producer and the consumers share (the
+//! names and headers they agree on are in `slipstream_model::contract`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -11,18 +12,8 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
+use slipstream_model::contract::{self, settings};
 use slipstream_model::Kind;
-
-/// Message headers of SPEC §4.
-pub mod headers {
-    pub const CONTENT_TYPE: &str = "content-type";
-    pub const SCHEMA_VERSION: &str = "schema-version";
-    pub const REQUEST_ID: &str = "request-id";
-    pub const TRACEPARENT: &str = "traceparent";
-}
-
-/// The version of the record JSON a message carries.
-pub const SCHEMA_VERSION: &str = "1";
 
 /// Where the topics live and what they are called.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,12 +21,12 @@ pub struct KafkaArgs {
     /// Kafka bootstrap servers, comma separated.
     #[arg(
         long,
-        env = "KAFKA_BOOTSTRAP_SERVERS",
+        env = settings::KAFKA_BOOTSTRAP_SERVERS,
         default_value = "127.0.0.1:9092"
     )]
     pub bootstrap_servers: String,
     /// Prefix of every topic name, to share one cluster between several pipelines.
-    #[arg(long, env = "TOPIC_PREFIX", default_value = "")]
+    #[arg(long, env = settings::TOPIC_PREFIX, default_value = "")]
     pub topic_prefix: String,
     /// Partitions of topics created at startup. Each is a lane of the topic's consumer, with
     /// a request of its own in flight to the api, whose writer commits what is in flight
@@ -62,11 +53,11 @@ fn parse_option(option: &str) -> Result<(String, String), String> {
 
 impl KafkaArgs {
     pub fn topic(&self, kind: Kind) -> String {
-        format!("{}{}", self.topic_prefix, kind.as_str())
+        contract::topic(&self.topic_prefix, kind)
     }
 
     pub fn dead_letter_topic(&self, kind: Kind) -> String {
-        format!("{}.dlq", self.topic(kind))
+        contract::dead_letter_topic(&self.topic_prefix, kind)
     }
 
     /// Settings every client shares.

@@ -3,12 +3,14 @@
 //! producer and the consumers answer and log alike.
 
 pub mod auth;
+pub mod fatal;
 pub mod http;
 pub mod json;
 pub mod kafka;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod retry;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

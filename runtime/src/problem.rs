@@ -4,35 +4,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use slipstream_model::contract::ProblemType;
 use slipstream_model::{FieldError, Invalid};
 use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
-
-/// The problem types that are the api's verdict on a record itself, written once for the
-/// api that answers them and the consumer that acts on them.
-pub mod kind {
-    pub const VALIDATION: &str = "validation";
-    pub const MALFORMED_JSON: &str = "malformed-json";
-    pub const MALFORMED_BODY: &str = "malformed-body";
-    pub const PAYLOAD_TOO_LARGE: &str = "payload-too-large";
-    pub const ID_CONFLICT: &str = "id-conflict";
-    pub const IDS_EXHAUSTED: &str = "ids-exhausted";
-    pub const MISSING_REFERENCE: &str = "missing-reference";
-
-    /// Only these may send a message to a dead-letter topic: any other refusal (a 404 from a
-    /// gateway, an unknown route, a redirect) says the way to the api is wrong, not the
-    /// record.
-    pub const RECORD_VERDICTS: [&str; 7] = [
-        VALIDATION,
-        MALFORMED_JSON,
-        MALFORMED_BODY,
-        PAYLOAD_TOO_LARGE,
-        ID_CONFLICT,
-        IDS_EXHAUSTED,
-        MISSING_REFERENCE,
-    ];
-}
 
 /// An error as the client sees it. `kind` is the problem type, a short slug such as
 /// `id-conflict` that clients (our consumer among them) branch on.
@@ -42,7 +18,7 @@ pub mod kind {
     examples(json!({"type": "validation", "title": "Unprocessable Entity", "status": 422, "detail": "1 field(s) failed validation", "errors": [{"field": "selections[1].odds", "message": "must be between 1.01 and 10000"}]})))]
 pub struct Problem {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ProblemType,
     pub title: String,
     pub status: u16,
     pub detail: String,
@@ -57,9 +33,9 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, kind: ProblemType, detail: impl Into<String>) -> Self {
         Self {
-            kind: kind.to_owned(),
+            kind,
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
@@ -73,7 +49,7 @@ impl Problem {
     pub fn validation(invalid: Invalid) -> Self {
         let mut problem = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            kind::VALIDATION,
+            ProblemType::Validation,
             format!("{} field(s) failed validation", invalid.errors.len()),
         );
         problem.errors = invalid.errors;
@@ -81,12 +57,16 @@ impl Problem {
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", detail)
+        Self::new(StatusCode::NOT_FOUND, ProblemType::NotFound, detail)
     }
 
     /// 503 telling the client when to come back.
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Self {
-        let mut problem = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail);
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemType::Unavailable,
+            detail,
+        );
         problem.retry_after_secs = Some(retry_after_secs);
         problem
     }
@@ -95,7 +75,7 @@ impl Problem {
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ProblemType::Internal,
             "An unexpected error occurred; it has been logged.",
         )
     }
@@ -139,7 +119,7 @@ pub async fn route_not_found() -> Problem {
 pub async fn method_not_allowed() -> Problem {
     Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
+        ProblemType::MethodNotAllowed,
         "This route does not serve that method.",
     )
 }

@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use slipstream_model::contract::ProblemType;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -23,6 +25,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
+
+use crate::problem::{Problem, CONTENT_TYPE as PROBLEM};
 
 /// The bounds on the connections of one service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
@@ -112,11 +116,11 @@ pub async fn serve(
 /// the client sent so far so it sees the answer rather than a reset.
 async fn shed(mut stream: TcpStream) {
     metrics::counter!("http_connections_shed_total").increment(1);
-    const BODY: &str = r#"{"type":"overloaded","title":"Service Unavailable","status":503,"detail":"Too many open connections; try again shortly."}"#;
+    let body = overloaded();
     let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
-         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {PROBLEM}\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
     );
     let mut buffer = [0u8; 4096];
     let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer)).await;
@@ -125,6 +129,16 @@ async fn shed(mut stream: TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+/// The problem a shed connection is answered, written as hyper is not there to do it.
+fn overloaded() -> String {
+    let problem = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ProblemType::Overloaded,
+        "Too many open connections; try again shortly.",
+    );
+    serde_json::to_string(&problem).unwrap_or_default()
 }
 
 /// One accepted connection, holding its place under the bound until it closes.

@@ -38,5 +38,20 @@ pub fn init(format: Option<LogFormat>) {
         LogFormat::Pretty => builder.compact().try_init(),
     };
     // A second call (tests building several apps in one process) keeps the first subscriber.
-    drop(result);
+    if result.is_ok() {
+        log_panics();
+    }
+}
+
+/// Reports a panic as one error line in the log format, instead of the standard library's
+/// text on stderr, which a log shipper reading JSON lines would mangle.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = crate::fatal::panic_message(info.payload());
+        let location = info
+            .location()
+            .map(|at| format!("{}:{}", at.file(), at.line()))
+            .unwrap_or_default();
+        tracing::error!(panic = message, %location, "Panicked.");
+    }));
 }

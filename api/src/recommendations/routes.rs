@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use slipstream_model::contract::ProblemType;
 use slipstream_model::{Event, Id, Invalid, Kind};
 use slipstream_runtime::auth::{self, Scope};
 use slipstream_runtime::Problem;
@@ -131,7 +132,7 @@ pub(crate) async fn generate(State(state): State<AppState>) -> Result<Json<Gener
 /// `limit`, 1 to 50, 3 when absent.
 fn limit(params: Result<Query<Params>, QueryRejection>) -> Result<usize> {
     let Query(params) = params.map_err(|rejection| Error::BadRequest {
-        kind: "invalid-query",
+        kind: ProblemType::InvalidQuery,
         detail: rejection.body_text(),
     })?;
     let Some(raw) = params.limit else {

@@ -109,6 +109,21 @@ impl TestApp {
         }
     }
 
+    /// Stops the app gracefully, then runs a new one on the same database until it stops on
+    /// its own, and returns the error it stopped with.
+    pub async fn restart_until_it_fails(self) -> anyhow::Error {
+        let _ = self.stop.send(());
+        self.server.await.expect("joined").expect("served");
+        let application = Application::build(self.config.clone())
+            .await
+            .expect("the app builds");
+        let run = application.run_until(std::future::pending());
+        tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .expect("the app stopped on its own")
+            .expect_err("the app stopped on an error")
+    }
+
     pub fn database_url(&self) -> &str {
         &self.config.database_url
     }

@@ -70,6 +70,26 @@ async fn an_acknowledged_record_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn a_failed_startup_build_stops_the_api_with_its_cause() {
+    use sqlx::Executor;
+    let app = TestApp::spawn().await;
+    app.create("/users", &user()).await;
+    // The counts the startup build reads: gone, as after a botched manual migration.
+    let mut db = app.database().await;
+    db.execute("DROP TABLE user_bets").await.expect("dropped");
+
+    let error = format!("{:#}", app.restart_until_it_fails().await);
+    assert!(
+        error.starts_with("the recommendations' startup build failed: "),
+        "{error}"
+    );
+    assert!(
+        error.contains("user_bets"),
+        "the database's own words: {error}"
+    );
+}
+
+#[tokio::test]
 async fn the_database_is_kept_in_wal_mode_so_reads_run_beside_the_writer() {
     let app = TestApp::spawn_on_sqlite_with(|_| {}).await;
     let mut conn = app.database().await;

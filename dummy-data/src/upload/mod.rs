@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures::{stream, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use slipstream_runtime::retry::Backoff;
 
 pub use data::{load, Entity};
 pub use latency::Latencies;
 pub use pace::{parse_rate, Paced, Schedule};
-pub use post::{Outcome, RetryPolicy, Sender};
+pub use post::{Outcome, Sender};
 pub use report::{write_rate, write_table, Row};
 
 #[derive(Debug, clap::Args)]
@@ -104,10 +105,7 @@ async fn upload_and_verify(
 ) -> Result<()> {
     let http = client(args.ingest_key.as_deref())?;
     let reader = client(args.read_key.as_deref())?;
-    let retry = RetryPolicy {
-        attempts: args.attempts,
-        max_backoff: Duration::from_millis(args.max_backoff_ms),
-    };
+    let retry = Backoff::up_to(Duration::from_millis(args.max_backoff_ms)).tries(args.attempts);
     let sender = Sender::new(http, &args.producer_url, retry);
     let started = Instant::now();
     let rows = upload(&sender, entities, args).await;

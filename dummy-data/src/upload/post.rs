@@ -2,20 +2,14 @@
 //! (the problem body lists each `failed` record's index and the id the producer gave it), each
 //! resent with that id, so an upload neither duplicates nor loses a record.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use serde::Deserialize;
-
-/// How often and how long to wait before giving a chunk up.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Requests per chunk, the first included.
-    pub attempts: u32,
-    /// Longest wait between two of them, whatever `Retry-After` says.
-    pub max_backoff: Duration,
-}
+use slipstream_runtime::retry::{retry, retry_after, Attempt, Backoff};
+use tokio_util::sync::CancellationToken;
 
 /// What became of one chunk of records.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -35,7 +29,9 @@ pub struct Outcome {
 pub struct Sender {
     http: reqwest::Client,
     base: String,
-    retry: RetryPolicy,
+    /// Requests per chunk (the first included) and the longest wait between two of them,
+    /// whatever `Retry-After` says.
+    retry: Backoff,
 }
 
 /// The producer's answer to one request, reduced to what decides the next step.
@@ -66,7 +62,7 @@ struct Failed {
 }
 
 impl Sender {
-    pub fn new(http: reqwest::Client, base: &str, retry: RetryPolicy) -> Self {
+    pub fn new(http: reqwest::Client, base: &str, retry: Backoff) -> Self {
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -77,22 +73,36 @@ impl Sender {
     /// Posts `records` (JSON texts) to `path` as one request: a single object when `single`,
     /// else an array. Retries what Kafka did not take until it is taken or the attempts run out.
     pub async fn send(&self, path: &str, records: &[String], single: bool) -> Outcome {
-        let mut pending: Vec<String> = records.to_vec();
-        let mut outcome = Outcome::default();
-        for attempt in 1..=self.retry.attempts.max(1) {
+        // What the tries share: the records not taken yet, and the count so far. Locked only
+        // between awaits.
+        let progress = Mutex::new((records.to_vec(), Outcome::default()));
+        let never = CancellationToken::new();
+        let progress_ref = &progress;
+        let done = retry(&self.retry, &never, |attempt| async move {
+            let pending = lock(progress_ref).0.clone();
             let posted = Instant::now();
-            let wait = match self.post(path, &pending, single).await {
+            let answer = self.post(path, &pending, single).await;
+            let (pending, outcome) = &mut *lock(progress_ref);
+            if attempt > 0 {
+                outcome.retries += 1;
+            }
+            let wait = match answer {
                 Answer::Accepted => {
                     outcome.accepted += pending.len();
                     outcome.latency = Some(posted.elapsed());
-                    return outcome;
+                    pending.clear();
+                    return Attempt::Done(());
                 }
-                Answer::Rejected(error) => return fail(outcome, pending.len(), error),
+                Answer::Rejected(error) => {
+                    fail(outcome, pending.len(), error);
+                    pending.clear();
+                    return Attempt::Done(());
+                }
                 Answer::Unavailable { wait, failed } => {
                     if let Some(failed) = failed {
-                        let left = select(&pending, &failed);
+                        let left = select(pending, &failed);
                         outcome.accepted += pending.len() - left.len();
-                        pending = left;
+                        *pending = left;
                     }
                     outcome.error = Some(format!("POST {path} answered 503"));
                     wait
@@ -102,22 +112,20 @@ impl Sender {
                     None
                 }
             };
-            if pending.is_empty() {
-                return outcome;
+            match pending.is_empty() {
+                true => Attempt::Done(()),
+                false => Attempt::Again(wait),
             }
-            if attempt < self.retry.attempts {
-                outcome.retries += 1;
-                tokio::time::sleep(self.backoff(attempt, wait)).await;
-            }
+        });
+        let given_up = done.await.is_none();
+        let (pending, mut outcome) = progress
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if given_up {
+            let error = outcome.error.take().unwrap_or_default();
+            fail(&mut outcome, pending.len(), error);
         }
-        let error = outcome.error.take().unwrap_or_default();
-        fail(outcome, pending.len(), error)
-    }
-
-    /// `Retry-After` when given, else doubling from 100 ms; never over the cap.
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let doubling = Duration::from_millis(100).saturating_mul(1 << attempt.min(16));
-        retry_after.unwrap_or(doubling).min(self.retry.max_backoff)
+        outcome
     }
 
     async fn post(&self, path: &str, records: &[String], single: bool) -> Answer {
@@ -140,7 +148,7 @@ impl Sender {
         if status.is_success() {
             return Answer::Accepted;
         }
-        let wait = retry_after(&response);
+        let wait = retry_after(response.headers());
         let text = response.text().await.unwrap_or_default();
         match status {
             StatusCode::SERVICE_UNAVAILABLE => Answer::Unavailable {
@@ -157,10 +165,13 @@ impl Sender {
     }
 }
 
-fn fail(mut outcome: Outcome, records: usize, error: String) -> Outcome {
+fn fail(outcome: &mut Outcome, records: usize, error: String) {
     outcome.failed += records;
     outcome.error = Some(error);
-    outcome
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The `failed` records, each once and with the id the producer gave it; indexes out of
@@ -186,11 +197,6 @@ fn with_id(record: &str, id: i64) -> String {
     }
 }
 
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let secs = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
-    secs.trim().parse().ok().map(Duration::from_secs)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
@@ -198,6 +204,7 @@ mod tests {
     use std::time::Instant;
 
     use axum::extract::State;
+    use axum::http::header::RETRY_AFTER;
     use axum::http::{HeaderMap, HeaderValue};
     use axum::routing::post;
     use axum::Router;
@@ -232,7 +239,7 @@ mod tests {
     /// Serves the fake on a free port and returns a sender to it, with the fake to inspect.
     async fn fake_producer(
         answers: Vec<(u16, Option<&'static str>, Value)>,
-        retry: RetryPolicy,
+        retry: Backoff,
     ) -> (Sender, Shared) {
         let fake = Arc::new(Mutex::new(Fake {
             answers: answers.into(),
@@ -249,11 +256,8 @@ mod tests {
         (Sender::new(reqwest::Client::new(), &url, retry), fake)
     }
 
-    fn quick(attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            attempts,
-            max_backoff: Duration::from_millis(20),
-        }
+    fn quick(attempts: u32) -> Backoff {
+        Backoff::up_to(Duration::from_millis(20)).tries(attempts)
     }
 
     fn records(n: u64) -> Vec<String> {
@@ -268,10 +272,7 @@ mod tests {
     async fn a_partial_503_resends_only_the_failed_records_after_retry_after() {
         let failed = json!([{"index": 1, "id": 2}, {"index": 3, "id": 4}]);
         let partial = json!({"status": 503, "accepted": [{"id": 1}, {"id": 3}], "failed": failed});
-        let retry = RetryPolicy {
-            attempts: 5,
-            max_backoff: Duration::from_secs(5),
-        };
+        let retry = Backoff::up_to(Duration::from_secs(5)).tries(5);
         let (sender, fake) = fake_producer(vec![(503, Some("1"), partial)], retry).await;
         let started = Instant::now();
 

@@ -1,12 +1,13 @@
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use slipstream_devkit::pipeline::{ServiceSpec, Wiring};
 use slipstream_devkit::process::listens_on;
 use slipstream_devkit::{
     free_port, shared_broker, wait_for_http, workspace_bin, DevKeys, KafkaBroker, Logs, Service,
 };
+use slipstream_model::contract::{self, settings};
 use slipstream_runtime::auth::Scope;
 use tempfile::TempDir;
 
@@ -23,20 +24,12 @@ pub struct Pipeline {
     /// Bootstrap servers of the broker the services use, for tests that talk Kafka directly.
     pub bootstrap: String,
     prefix: String,
-    services: Vec<(Spec, Service)>,
+    /// Each service with how to start it again: fault tests kill and restart them.
+    services: Vec<(ServiceSpec, Service)>,
     /// Holds the database and the logs until the pipeline is dropped.
     dir: TempDir,
     /// A broker of this pipeline's own, for tests that stop it; dropped after the services.
     broker: Option<KafkaBroker>,
-}
-
-/// How to start one service again: fault tests kill and restart them.
-#[derive(Clone)]
-struct Spec {
-    name: String,
-    bin: &'static str,
-    port: u16,
-    env: Vec<(&'static str, String)>,
 }
 
 /// Settings for [`Pipeline::start_with`]; [`Pipeline::start`] takes the defaults.
@@ -91,62 +84,25 @@ impl Pipeline {
         };
         let dir = tempfile::tempdir().expect("temp dir");
         let prefix = format!("e2e-{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let (api_port, producer_port) = (free_port(), free_port());
-        let api_url = format!("http://127.0.0.1:{api_port}");
-        let producer_url = format!("http://127.0.0.1:{producer_port}");
         let database = match options.two_apis_on_postgres {
             true => slipstream_devkit::shared_database(),
             false => slipstream_devkit::test_database(dir.path()),
         };
         let keys = DevKeys::create(&dir.path().join("keys"), 1_000_000).expect("keys");
-        let keys_file = ("AUTH_KEYS_FILE", keys.file.display().to_string());
-        let kafka = vec![
-            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap.clone()),
-            ("TOPIC_PREFIX", prefix.clone()),
-            keys_file.clone(),
-        ];
-        let mut apis = vec![Spec {
-            name: "api".into(),
-            bin: "api",
-            port: api_port,
-            env: vec![("DATABASE_URL", database.clone()), keys_file.clone()],
-        }];
-        if options.two_apis_on_postgres {
-            apis.push(Spec {
-                name: "api-2".into(),
-                bin: "api",
-                port: free_port(),
-                env: vec![
-                    ("DATABASE_URL", database),
-                    ("DATABASE_APPLICATION_NAME", "api-2".into()),
-                    keys_file,
-                ],
-            });
+        let apis = if options.two_apis_on_postgres { 2 } else { 1 };
+        let mut specs = Wiring {
+            kafka: bootstrap.clone(),
+            topic_prefix: prefix.clone(),
+            database_url: database,
+            keys: &keys,
+            api_ports: (0..apis).map(|_| free_port()).collect(),
+            producer_port: free_port(),
+            consumer_ports: [(); 3].map(|()| free_port()),
         }
-        let forward_to: Vec<String> = (apis.iter())
-            .map(|api| format!("http://127.0.0.1:{}", api.port))
-            .collect();
-        let mut specs = apis;
-        specs.extend([Spec {
-            name: "producer".into(),
-            bin: "producer",
-            port: producer_port,
-            env: kafka.clone(),
-        }]);
-        for topic in ["users", "events", "coupons"] {
-            let mut env = kafka.clone();
-            env.extend([
-                ("TOPIC", topic.to_owned()),
-                ("API_URL", forward_to.join(",")),
-                ("API_KEY", keys.key(Scope::Write).to_owned()),
-            ]);
-            specs.push(Spec {
-                name: format!("consumer-{topic}"),
-                bin: "consumer",
-                port: free_port(),
-                env,
-            });
-        }
+        .services();
+        let url_of = |name: &str| specs.iter().find(|s| s.name == name).map(ServiceSpec::url);
+        let api_url = url_of(contract::Service::API.name).expect("an api");
+        let producer_url = url_of(contract::Service::PRODUCER.name).expect("a producer");
         for (service, key, value) in options.env {
             let spec = specs
                 .iter_mut()
@@ -244,7 +200,7 @@ impl Pipeline {
     pub fn urls(&self) -> Vec<(String, String)> {
         self.services
             .iter()
-            .map(|(spec, _)| (spec.name.clone(), format!("http://127.0.0.1:{}", spec.port)))
+            .map(|(spec, _)| (spec.name.clone(), spec.url()))
             .collect()
     }
 
@@ -261,7 +217,7 @@ impl Pipeline {
             .unwrap_or_default()
     }
 
-    fn service(&mut self, name: &str) -> &mut (Spec, Service) {
+    fn service(&mut self, name: &str) -> &mut (ServiceSpec, Service) {
         self.services
             .iter_mut()
             .find(|(spec, _)| spec.name == name)
@@ -364,18 +320,21 @@ impl Drop for Pipeline {
 }
 
 /// Starts a service and waits until it is ready to take traffic.
-fn spawn(spec: &Spec, logs: &Path) -> Service {
-    let mut command = Command::new(workspace_bin(spec.bin));
-    command
-        .env("PORT", spec.port.to_string())
-        .env("HOST", "127.0.0.1")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info");
-    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
+fn spawn(spec: &ServiceSpec, logs: &Path) -> Service {
+    let mut command = spec.command(&workspace_bin(spec.binary));
+    let defaults = [
+        (settings::HOST, "127.0.0.1"),
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+    ];
+    for (key, value) in defaults {
+        if !spec.env.iter().any(|(set, _)| *set == key) {
+            command.env(key, value);
+        }
+    }
     let mut service =
         Service::spawn(&spec.name, command, Logs::Dir(logs.to_owned())).expect("spawn");
-    let ready = format!("http://127.0.0.1:{}/ready", spec.port);
-    wait_for_http(&ready, Duration::from_secs(60))
+    wait_for_http(&spec.ready_url(), Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{} not ready: {e:#}", spec.name));
     // The answer may have come from another test's service that took the port first.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -12,6 +12,7 @@ use axum::Router;
 use futures::future::{ready, Either, MapOk, Ready};
 use futures::TryFutureExt;
 use governor::clock::{Clock, DefaultClock};
+use slipstream_model::contract::ProblemType;
 use tower::{Layer, Service};
 
 use super::store::{KeyStore, Principal};
@@ -232,7 +233,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 fn unauthenticated(token_sent: bool) -> Response {
     let mut response = Problem::new(
         StatusCode::UNAUTHORIZED,
-        "unauthenticated",
+        ProblemType::Unauthenticated,
         "Send a valid key as `Authorization: Bearer slp_…`.",
     )
     .into_response();
@@ -251,13 +252,13 @@ fn forbidden(missing: Option<Scope>) -> Response {
     let problem = match missing {
         Some(scope) => Problem::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ProblemType::Forbidden,
             format!("This key lacks the `{scope}` scope."),
         )
         .with("scope", scope.as_str()),
         None => Problem::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ProblemType::Forbidden,
             "This route is not open to any key.",
         ),
     };
@@ -267,7 +268,7 @@ fn forbidden(missing: Option<Scope>) -> Response {
 fn rate_limited(per_sec: u32, retry_after_secs: u64) -> Response {
     let mut problem = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate-limited",
+        ProblemType::RateLimited,
         format!(
             "This key may make {} requests a second; try again later.",
             per_sec

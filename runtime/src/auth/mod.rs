@@ -13,6 +13,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use slipstream_model::contract::settings;
+
 pub use middleware::{admit, scoped, Admission, Auth, Refusal};
 pub use scope::{Scope, Scopes};
 pub use store::{KeyStore, Principal, Rejected, RELOAD_EVERY};
@@ -22,7 +24,7 @@ pub use store::{KeyStore, Principal, Rejected, RELOAD_EVERY};
 pub struct AuthArgs {
     /// The key file (written by `slipstream-keys`) whose keys this service accepts; it is
     /// reloaded within a second of every change. Required unless auth is disabled.
-    #[arg(long, env = "AUTH_KEYS_FILE")]
+    #[arg(long, env = settings::AUTH_KEYS_FILE)]
     pub auth_keys_file: Option<PathBuf>,
     /// Serve every endpoint without a key. Only for a closed bench; logged as a warning.
     #[arg(long, env = "AUTH_DISABLED")]

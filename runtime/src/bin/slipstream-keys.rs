@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use slipstream_model::contract::settings;
 use slipstream_runtime::auth::file::{self, DEFAULT_RATE};
 use slipstream_runtime::auth::Scope;
 
@@ -21,7 +22,7 @@ use slipstream_runtime::auth::Scope;
 )]
 struct Cli {
     /// The key file the services read (`AUTH_KEYS_FILE`); created on the first key.
-    #[arg(long, env = "AUTH_KEYS_FILE")]
+    #[arg(long, env = settings::AUTH_KEYS_FILE)]
     file: PathBuf,
     #[command(subcommand)]
     command: Command,

@@ -1,52 +1,49 @@
-//! What happens to one message: forwarded to the api, retried, or dead-lettered, and whether
-//! its offset may move on.
+//! The verdict stage: what the api's answer (or its absence) means for a message. Stored, it
+//! is done and its offset may move on; refused for good, it is dead-lettered and then done;
+//! naming records the api does not have yet, it waits aside in its lane; while the api cannot
+//! answer about it, it is tried again; at a shutdown, abandoned, its offset left where it is.
 
 use std::time::Duration;
 
-use rand::Rng;
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::Message;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use slipstream_runtime::kafka::headers;
+use reqwest::header::{HeaderMap, HeaderValue};
+use slipstream_model::contract::{kafka_headers as headers, DeadLetterReason, ProblemType};
+use slipstream_runtime::http::{REQUEST_ID, TRACEPARENT};
+use slipstream_runtime::retry::{retry, Attempt, Backoff};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::Config;
-use crate::dead_letter::{redrive_count, DeadLetters, Verdict};
-use crate::forward::{BatchOutcome, Forwarder, Outcome};
+use crate::dead_letter::{redrive_count, DeadLetter, DeadLetters};
+use crate::forward::{Answer, Forwarder};
 use crate::health::{Link, LinkStatus};
 use crate::metrics;
 
+/// What became of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handled {
+pub enum Verdict {
+    /// Stored, or dead-lettered: the offset may move past it.
     Done,
     /// Shutdown or a revocation came first: the offset must not be stored.
     Abandoned,
     /// A coupon names records the api does not have yet: its lane sets it aside (see
-    /// [`crate::parked`]) and tries it again with [`Worker::retry`], while other keys go on.
+    /// [`crate::parked`]) and tries it again with [`Courier::retry`], while other keys go on.
     Waiting,
 }
 
-/// What one forward of a lone message came to.
-enum Step {
-    Finished(Handled),
-    /// Its references are missing; the next try after the wait.
-    Missing(Duration),
-    /// The api could not answer about it (down, misconfigured); the next try after the wait.
-    Again(Duration),
-}
-
-pub struct Worker {
+/// Carries messages to the api and comes back with their verdicts.
+pub struct Courier {
     topic: String,
     batch: usize,
     forwarder: Forwarder,
     dead_letters: DeadLetters,
     missing_reference_timeout: Duration,
-    max_backoff: Duration,
+    backoff: Backoff,
 }
 
-impl Worker {
+impl Courier {
     /// `link` learns from each forward whether `API_URL` and `API_KEY` are right.
     pub fn new(config: &Config, link: LinkStatus) -> anyhow::Result<Self> {
         Ok(Self {
@@ -65,13 +62,18 @@ impl Worker {
                 config.kafka.dead_letter_topic(config.topic),
             )?,
             missing_reference_timeout: config.missing_reference_timeout(),
-            max_backoff: config.max_backoff(),
+            backoff: Backoff::up_to(config.max_backoff()),
         })
     }
 
     /// Most messages a lane forwards in one request.
     pub fn batch(&self) -> usize {
         self.batch
+    }
+
+    /// How long a message that starts waiting for its references waits first.
+    pub fn first_wait(&self) -> Duration {
+        self.backoff.delay(0, None)
     }
 
     /// Counts the messages a lane took that a redrive had moved back.
@@ -88,54 +90,56 @@ impl Worker {
     /// A batch has a request id of its own; each message's log line names it, which is how a
     /// record's request id leads to the api's log.
     #[tracing::instrument(skip_all, fields(messages = messages.len(), first_offset = messages[0].offset(), request_id = tracing::field::Empty))]
-    pub async fn forward_batch(
+    pub async fn deliver_batch(
         &self,
         messages: &[OwnedMessage],
         stop: &CancellationToken,
-    ) -> Option<Vec<Handled>> {
+    ) -> Option<Vec<Verdict>> {
         let body = batch_body(messages)?;
         let request_id = uuid::Uuid::new_v4().to_string();
         tracing::Span::current().record("request_id", &request_id);
         let mut context = HeaderMap::new();
         if let Ok(value) = HeaderValue::from_str(&request_id) {
-            context.insert(HeaderName::from_static("x-request-id"), value);
+            context.insert(REQUEST_ID, value);
         }
-        for attempt in 0u32.. {
+        let (body, context) = (&body, &context);
+        let answered = retry(&self.backoff, stop, |attempt| async move {
             let sent = Instant::now();
-            let outcome = self
-                .forwarder
+            let answer = (self.forwarder)
                 .forward_batch(body.clone(), messages.len(), context.clone())
                 .await;
             metrics::forwarded(&self.topic, sent.elapsed());
-            let wait = match outcome {
-                BatchOutcome::Misconfigured { link, status } => {
-                    self.misconfigured(link, status);
-                    self.backoff(attempt, None)
-                }
-                BatchOutcome::Stored(created) => {
-                    for (message, created) in messages.iter().zip(created) {
-                        self.stored(message, created, &request_id);
-                    }
-                    return Some(vec![Handled::Done; messages.len()]);
-                }
-                BatchOutcome::Refused { status } => {
+            let after = match answer {
+                Answer::Stored(created) => return Attempt::Done(Some(created)),
+                Answer::Refused { status, .. } => {
                     tracing::debug!(status, "Batch refused, forwarding its messages one by one.");
-                    return None;
+                    return Attempt::Done(None);
                 }
-                BatchOutcome::Retry { reason, after } => {
+                Answer::Misconfigured { link, status } => {
+                    self.misconfigured(link, status);
+                    None
+                }
+                Answer::Retry { reason, after } => {
                     tracing::warn!(attempt, %reason, "Batch forward failed, retrying.");
-                    self.backoff(attempt, after)
+                    after
                 }
             };
             metrics::messages(&self.topic, metrics::Outcome::Retried, messages.len());
-            if sleep_or_stop(wait, stop).await {
-                return Some(vec![Handled::Abandoned]);
+            Attempt::Again(after)
+        });
+        match answered.await {
+            None => Some(vec![Verdict::Abandoned]),
+            Some(None) => None,
+            Some(Some(created)) => {
+                for (message, created) in messages.iter().zip(created) {
+                    self.stored(message, created, &request_id);
+                }
+                Some(vec![Verdict::Done; messages.len()])
             }
         }
-        Some(vec![Handled::Abandoned])
     }
 
-    /// Counts and logs a message of a stored batch, in a span like [`Worker::handle`]'s.
+    /// Counts and logs a message of a stored batch, in a span like [`Courier::deliver`]'s.
     fn stored(&self, message: &OwnedMessage, created: bool, batch: &str) {
         let outcome = if created {
             metrics::Outcome::Stored
@@ -150,70 +154,67 @@ impl Worker {
     }
 
     /// Forwards a message on its own, retrying while the api cannot answer about it; a
-    /// message whose references are missing is [`Handled::Waiting`] at the first answer.
-    pub async fn handle(&self, message: &OwnedMessage, stop: &CancellationToken) -> Handled {
+    /// message whose references are missing is [`Verdict::Waiting`] at the first answer.
+    pub async fn deliver(&self, message: &OwnedMessage, stop: &CancellationToken) -> Verdict {
         let context = request_context(message);
         let span = message_span(message, &context);
-        self.forward_alone(message, context, stop)
+        self.deliver_alone(message, context, stop)
             .instrument(span)
             .await
     }
 
     /// One more try of a message waiting since `since` for its references (the
-    /// missing-reference timeout counts from then): finished, or how long until the next.
+    /// missing-reference timeout counts from then): its verdict, or how long until the next.
     pub async fn retry(
         &self,
         message: &OwnedMessage,
         since: Instant,
         attempt: u32,
         stop: &CancellationToken,
-    ) -> Result<Handled, Duration> {
+    ) -> Result<Verdict, Duration> {
         let context = request_context(message);
         let span = message_span(message, &context);
-        let step = self.attempt(message, &context, attempt, since, stop);
-        match step.instrument(span).await {
-            Step::Finished(handled) => Ok(handled),
-            Step::Missing(wait) | Step::Again(wait) => {
-                metrics::message(&self.topic, metrics::Outcome::Retried);
-                Err(wait)
-            }
-        }
+        let tried = self.attempt(message, &context, attempt, since, stop);
+        let at_least = match tried.instrument(span).await {
+            Attempt::Done(Verdict::Waiting) => None,
+            Attempt::Done(verdict) => return Ok(verdict),
+            Attempt::Again(at_least) => at_least,
+        };
+        metrics::message(&self.topic, metrics::Outcome::Retried);
+        Err(self.backoff.delay(attempt, at_least))
     }
 
-    async fn forward_alone(
+    async fn deliver_alone(
         &self,
         message: &OwnedMessage,
         context: HeaderMap,
         stop: &CancellationToken,
-    ) -> Handled {
+    ) -> Verdict {
         let payload = message.payload().unwrap_or_default();
         if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
-            let verdict = Verdict {
-                reason: "not-json",
+            let letter = DeadLetter {
+                reason: DeadLetterReason::NotJson,
                 status: None,
                 problem: "The message value is not JSON.",
             };
-            return self.dead_letter(message, &verdict, stop).await;
+            return self.dead_letter(message, &letter, stop).await;
         }
         let started = Instant::now();
-        for attempt in 0u32.. {
-            let wait = match self
-                .attempt(message, &context, attempt, started, stop)
-                .await
-            {
-                Step::Finished(handled) => return handled,
-                Step::Missing(_) => return Handled::Waiting,
-                Step::Again(wait) => wait,
-            };
-            metrics::message(&self.topic, metrics::Outcome::Retried);
-            if sleep_or_stop(wait, stop).await {
-                return Handled::Abandoned;
+        let context = &context;
+        let verdict = retry(&self.backoff, stop, |attempt| async move {
+            match self.attempt(message, context, attempt, started, stop).await {
+                Attempt::Again(after) => {
+                    metrics::message(&self.topic, metrics::Outcome::Retried);
+                    Attempt::Again(after)
+                }
+                done => done,
             }
-        }
-        Handled::Abandoned
+        });
+        verdict.await.unwrap_or(Verdict::Abandoned)
     }
 
-    /// Forwards the message once and acts on the answer: counted, dead-lettered, or a wait.
+    /// Forwards the message once and acts on the answer: its verdict (counted, dead-lettered,
+    /// waiting), or another try, no sooner than the api asked.
     async fn attempt(
         &self,
         message: &OwnedMessage,
@@ -221,54 +222,61 @@ impl Worker {
         attempt: u32,
         waiting_since: Instant,
         stop: &CancellationToken,
-    ) -> Step {
+    ) -> Attempt<Verdict> {
         let payload = message.payload().unwrap_or_default();
         let sent = Instant::now();
-        let outcome = self.forwarder.forward(payload, context.clone()).await;
+        let answer = self.forwarder.forward(payload, context.clone()).await;
         metrics::forwarded(&self.topic, sent.elapsed());
-        match outcome {
-            Outcome::Misconfigured { link, status } => {
+        match answer {
+            Answer::Misconfigured { link, status } => {
                 self.misconfigured(link, status);
-                Step::Again(self.backoff(attempt, None))
+                Attempt::Again(None)
             }
-            Outcome::Stored => {
-                tracing::debug!("Message stored.");
-                metrics::message(&self.topic, metrics::Outcome::Stored);
-                Step::Finished(Handled::Done)
-            }
-            Outcome::Replayed => {
-                tracing::debug!("Message was already stored.");
-                metrics::message(&self.topic, metrics::Outcome::Replayed);
-                Step::Finished(Handled::Done)
-            }
-            Outcome::Rejected { status, problem } => {
-                let verdict = Verdict {
-                    reason: "rejected",
-                    status: Some(status),
-                    problem: &problem,
+            Answer::Stored(created) => {
+                let created = created.first() == Some(&true);
+                tracing::debug!(created, "Message stored.");
+                let outcome = match created {
+                    true => metrics::Outcome::Stored,
+                    false => metrics::Outcome::Replayed,
                 };
-                Step::Finished(self.dead_letter(message, &verdict, stop).await)
+                metrics::message(&self.topic, outcome);
+                Attempt::Done(Verdict::Done)
             }
-            Outcome::MissingReference { problem }
-                if waiting_since.elapsed() >= self.missing_reference_timeout =>
-            {
-                let verdict = Verdict {
-                    reason: "missing-reference",
+            Answer::Refused {
+                kind: Some(ProblemType::MissingReference),
+                problem,
+                ..
+            } if waiting_since.elapsed() >= self.missing_reference_timeout => {
+                let letter = DeadLetter {
+                    reason: DeadLetterReason::MissingReference,
                     status: Some(409),
                     problem: &problem,
                 };
-                Step::Finished(self.dead_letter(message, &verdict, stop).await)
+                Attempt::Done(self.dead_letter(message, &letter, stop).await)
             }
-            Outcome::MissingReference { .. } => {
+            Answer::Refused {
+                kind: Some(ProblemType::MissingReference),
+                ..
+            } => {
                 tracing::debug!(
                     attempt,
                     "References not there yet; the message waits aside."
                 );
-                Step::Missing(self.backoff(attempt, None))
+                Attempt::Done(Verdict::Waiting)
             }
-            Outcome::Retry { reason, after } => {
+            Answer::Refused {
+                status, problem, ..
+            } => {
+                let letter = DeadLetter {
+                    reason: DeadLetterReason::Rejected,
+                    status: Some(status),
+                    problem: &problem,
+                };
+                Attempt::Done(self.dead_letter(message, &letter, stop).await)
+            }
+            Answer::Retry { reason, after } => {
                 tracing::warn!(attempt, %reason, "Forward failed, retrying.");
-                Step::Again(self.backoff(attempt, after))
+                Attempt::Again(after)
             }
         }
     }
@@ -277,30 +285,28 @@ impl Worker {
     async fn dead_letter(
         &self,
         message: &OwnedMessage,
-        verdict: &Verdict<'_>,
+        letter: &DeadLetter<'_>,
         stop: &CancellationToken,
-    ) -> Handled {
-        for attempt in 0u32.. {
-            match self.dead_letters.send(message, verdict).await {
+    ) -> Verdict {
+        let written = retry(&self.backoff, stop, |attempt| async move {
+            match self.dead_letters.send(message, letter).await {
                 Ok(()) => {
                     metrics::message(&self.topic, metrics::Outcome::DeadLettered);
                     tracing::warn!(
-                        reason = verdict.reason,
-                        status = verdict.status,
+                        reason = letter.reason.as_str(),
+                        status = letter.status,
                         "Message dead-lettered."
                     );
-                    return Handled::Done;
+                    Attempt::Done(Verdict::Done)
                 }
                 Err(e) => {
                     metrics::dead_letter_failed(&self.topic);
-                    tracing::error!(error = ?e, attempt, "Dead letter not written, retrying.")
+                    tracing::error!(error = ?e, attempt, "Dead letter not written, retrying.");
+                    Attempt::Again(None)
                 }
             }
-            if sleep_or_stop(self.backoff(attempt, None), stop).await {
-                break;
-            }
-        }
-        Handled::Abandoned
+        });
+        written.await.unwrap_or(Verdict::Abandoned)
     }
 
     /// Loud, counted, and never a reason to give up on a message: the way to the api is
@@ -318,17 +324,6 @@ impl Worker {
             ),
         }
     }
-
-    /// Capped exponential backoff with full jitter, never sooner than the server asked.
-    pub fn backoff(&self, attempt: u32, at_least: Option<Duration>) -> Duration {
-        let ceiling = Duration::from_millis(100)
-            .saturating_mul(1 << attempt.min(16))
-            .min(self.max_backoff);
-        let jittered = ceiling.mul_f64(rand::rng().random_range(0.5..=1.0));
-        at_least.map_or(jittered, |floor| {
-            jittered.max(floor.min(Duration::from_secs(60)))
-        })
-    }
 }
 
 /// A message's span: where it is in Kafka, and the request context it carries on.
@@ -340,10 +335,7 @@ fn message_span(message: &OwnedMessage, context: &HeaderMap) -> tracing::Span {
         request_id = tracing::field::Empty,
         traceparent = tracing::field::Empty,
     );
-    for (header, field) in [
-        ("x-request-id", "request_id"),
-        ("traceparent", "traceparent"),
-    ] {
+    for (header, field) in [(REQUEST_ID, "request_id"), (TRACEPARENT, "traceparent")] {
         if let Some(value) = context.get(header).and_then(|v| v.to_str().ok()) {
             span.record(field, value);
         }
@@ -372,14 +364,6 @@ fn batch_body(messages: &[OwnedMessage]) -> Option<Vec<u8>> {
     Some(body)
 }
 
-/// Sleeps, returning `true` if `stop` came first.
-async fn sleep_or_stop(wait: Duration, stop: &CancellationToken) -> bool {
-    tokio::select! {
-        () = stop.cancelled() => true,
-        () = tokio::time::sleep(wait) => false,
-    }
-}
-
 /// The request context to pass on: Kafka's `request-id` becomes the api's `x-request-id`.
 fn request_context(message: &OwnedMessage) -> HeaderMap {
     let mut context = HeaderMap::new();
@@ -388,12 +372,12 @@ fn request_context(message: &OwnedMessage) -> HeaderMap {
     };
     for header in message_headers.iter() {
         let name = match header.key {
-            headers::REQUEST_ID => "x-request-id",
-            headers::TRACEPARENT => "traceparent",
+            headers::REQUEST_ID => REQUEST_ID,
+            headers::TRACEPARENT => TRACEPARENT,
             _ => continue,
         };
         if let Some(value) = header.value.and_then(|v| HeaderValue::from_bytes(v).ok()) {
-            context.insert(HeaderName::from_static(name), value);
+            context.insert(name, value);
         }
     }
     context

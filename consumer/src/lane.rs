@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::group::GroupContext;
 use crate::parked::Parked;
-use crate::worker::{Handled, Worker};
+use crate::verdict::{Courier, Verdict};
 
 /// Messages a lane may hold before its partition is paused: two full batches, so the next
 /// batch is there when one comes back, and little enough that a lane stuck on a retry holds
@@ -34,7 +34,7 @@ const DEPTH: usize = 2_000;
 /// half, two full batches ([`BATCH_BYTES`]). A lane overshoots by at most the message that
 /// filled it (≤ 1 MB, Kafka's default `message.max.bytes`), and its request in flight copies
 /// about as much again: 4 MB a lane at worst, 24 MB for the 6 partitions of a topic. With
-/// librdkafka's prefetch ([`crate::consume::bounded_prefetch`], ≤ 11 MB) and the process
+/// librdkafka's prefetch ([`crate::poll::bounded_prefetch`], ≤ 11 MB) and the process
 /// itself (12–20 MB at M), a consumer stays under 55 MB of its 64 MB (36 MB measured at M).
 const LANE_BYTES: usize = 1024 * 1024;
 
@@ -56,7 +56,7 @@ pub struct Finished {
     offset: i64,
     /// The message's [`size`], which its lane no longer holds.
     bytes: usize,
-    handled: Handled,
+    verdict: Verdict,
 }
 
 /// What a lane holds, in messages and in bytes: either bound full pauses its partition, and
@@ -110,7 +110,7 @@ impl Lane {
 pub struct Lanes {
     consumer: Arc<StreamConsumer<GroupContext>>,
     topic: String,
-    worker: Arc<Worker>,
+    courier: Arc<Courier>,
     stop: CancellationToken,
     lanes: HashMap<i32, Lane>,
     next_id: u64,
@@ -123,14 +123,14 @@ impl Lanes {
     pub fn new(
         consumer: Arc<StreamConsumer<GroupContext>>,
         topic: String,
-        worker: Worker,
+        courier: Courier,
         stop: CancellationToken,
     ) -> (Self, mpsc::UnboundedReceiver<Finished>) {
         let (finished, reports) = mpsc::unbounded_channel();
         let lanes = Self {
             consumer,
             topic,
-            worker: Arc::new(worker),
+            courier: Arc::new(courier),
             stop,
             lanes: HashMap::new(),
             next_id: 0,
@@ -182,7 +182,7 @@ impl Lanes {
             return; // A revoked lane: the partition's new owner reads the message again.
         };
         lane.depth.pop(report.bytes);
-        if report.handled == Handled::Done {
+        if report.verdict == Verdict::Done {
             let before = lane.committable();
             lane.pending.remove(&report.offset);
             let now = lane.committable();
@@ -238,7 +238,7 @@ impl Lanes {
         let (queue, messages) = mpsc::unbounded_channel();
         let stop = self.stop.child_token();
         let driver = Driver {
-            worker: Arc::clone(&self.worker),
+            courier: Arc::clone(&self.courier),
             lane: self.next_id,
             finished: self.finished.clone(),
             stop: stop.clone(),
@@ -260,7 +260,7 @@ impl Lanes {
 
 /// The task behind a lane.
 struct Driver {
-    worker: Arc<Worker>,
+    courier: Arc<Courier>,
     lane: u64,
     finished: mpsc::UnboundedSender<Finished>,
     stop: CancellationToken,
@@ -299,19 +299,19 @@ impl Driver {
     /// Forwards a batch, as one request when the api takes it whole, else message by message;
     /// a message of a key that waits joins it. `false` once the lane must end.
     async fn handle(&self, batch: Vec<OwnedMessage>, parked: &mut Parked) -> bool {
-        self.worker.received(&batch);
+        self.courier.received(&batch);
         let (held, ready): (Vec<_>, Vec<_>) = batch.into_iter().partition(|m| parked.holds(m));
-        let wait = self.worker.backoff(0, None);
+        let wait = self.courier.first_wait();
         for message in held {
             parked.park(message, wait);
         }
         if ready.len() > 1 {
-            if let Some(handled) = self.worker.forward_batch(&ready, &self.stop).await {
-                let all = handled.len() == ready.len();
+            if let Some(verdicts) = self.courier.deliver_batch(&ready, &self.stop).await {
+                let all = verdicts.len() == ready.len();
                 return ready
                     .iter()
-                    .zip(handled)
-                    .all(|(message, handled)| self.report(message, handled))
+                    .zip(verdicts)
+                    .all(|(message, verdict)| self.report(message, verdict))
                     && all;
             }
         }
@@ -320,10 +320,10 @@ impl Driver {
                 parked.park(message, wait);
                 continue;
             }
-            match self.worker.handle(&message, &self.stop).await {
-                Handled::Waiting => parked.park(message, wait),
-                handled => {
-                    if !self.report(&message, handled) {
+            match self.courier.deliver(&message, &self.stop).await {
+                Verdict::Waiting => parked.park(message, wait),
+                verdict => {
+                    if !self.report(&message, verdict) {
                         return false;
                     }
                 }
@@ -339,16 +339,16 @@ impl Driver {
         let in_budget = || started.elapsed() < RETRY_BUDGET && !self.stop.is_cancelled();
         while let Some(due) = parked.due().filter(|_| in_budget()) {
             let tried = self
-                .worker
+                .courier
                 .retry(due.message, due.since, due.attempt, &self.stop)
                 .await;
             let key = due.key;
             match tried {
-                Ok(handled) => {
+                Ok(verdict) => {
                     let Some(message) = parked.finish_first(&key) else {
                         continue;
                     };
-                    if !self.report(&message, handled) {
+                    if !self.report(&message, verdict) {
                         return false;
                     }
                 }
@@ -359,15 +359,15 @@ impl Driver {
     }
 
     /// Tells the consume loop a message is finished. `false` once the lane must end.
-    fn report(&self, message: &OwnedMessage, handled: Handled) -> bool {
+    fn report(&self, message: &OwnedMessage, verdict: Verdict) -> bool {
         let report = Finished {
             lane: self.lane,
             partition: message.partition(),
             offset: message.offset(),
             bytes: size(message),
-            handled,
+            verdict,
         };
-        self.finished.send(report).is_ok() && handled != Handled::Abandoned
+        self.finished.send(report).is_ok() && verdict != Verdict::Abandoned
     }
 
     /// `first` and whatever else the lane already holds, up to a batch: a backlog is
@@ -379,7 +379,7 @@ impl Driver {
     ) -> Vec<OwnedMessage> {
         let mut bytes = payload_len(&first);
         let mut batch = vec![first];
-        while batch.len() < self.worker.batch() && bytes < BATCH_BYTES {
+        while batch.len() < self.courier.batch() && bytes < BATCH_BYTES {
             let Ok(message) = messages.try_recv() else {
                 break;
             };

@@ -1,5 +1,6 @@
-//! The consume loop: polls Kafka, hands each message to its partition's lane, and stores an
-//! offset only once its message was stored by the api or dead-lettered.
+//! The poll stage, the consumer's main loop: polls Kafka, hands each message to its
+//! partition's lane, and stores an offset only once its message was stored by the api or
+//! dead-lettered (the lanes report each verdict back here).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::Message;
+use slipstream_runtime::fatal::Supervisor;
 use slipstream_runtime::shutdown;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -18,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::group::GroupContext;
 use crate::health::{self, LinkStatus, Readiness};
-use crate::lanes::{Finished, Lanes};
+use crate::lane::{Finished, Lanes};
 use crate::metrics;
-use crate::worker::Worker;
+use crate::verdict::Courier;
 
 /// How long a shutdown waits for forwards in flight, within SPEC §5's 10 s.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
@@ -35,6 +37,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             stop.cancel();
         }
     });
+    let mut background = Supervisor::default();
     let (group, mut revoked) = GroupContext::new();
     let link = LinkStatus::default();
     let readiness = Readiness {
@@ -46,6 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         readiness,
         &config.edge,
         stop.clone(),
+        &mut background,
     )
     .await?;
     metrics::describe();
@@ -57,12 +61,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let topic = config.kafka.topic(config.topic);
     metrics::start(&topic);
     tracing::info!(%topic, group = %config.group_id(), %address, "Consumer started.");
-    let worker = Worker::new(&config, link)?;
-    let (mut lanes, mut finished) = Lanes::new(Arc::clone(&consumer), topic, worker, stop.clone());
+    let courier = Courier::new(&config, link)?;
+    let (mut lanes, mut finished) = Lanes::new(Arc::clone(&consumer), topic, courier, stop.clone());
+    let mut failure = None;
     loop {
         tokio::select! {
             biased;
             () = stop.cancelled() => break,
+            error = background.failure() => {
+                failure = Some(error);
+                stop.cancel();
+                break;
+            }
             Some(partitions) = revoked.recv() => lanes.revoke(&partitions),
             Some(report) = finished.recv() => lanes.finish(report),
             message = consumer.recv() => match message {
@@ -84,8 +94,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     drain(&mut lanes, &mut finished).await;
     commit(&consumer);
-    tracing::info!("Consumer stopped.");
-    Ok(())
+    match failure {
+        Some(failure) => Err(failure),
+        None => {
+            tracing::info!("Consumer stopped.");
+            Ok(())
+        }
+    }
 }
 
 /// Waits, for a bounded time, for the forwards in flight, so what the api stored is
