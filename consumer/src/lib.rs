@@ -22,5 +22,5 @@ mod verdict;
 pub use config::{Config, Mode};
 pub use forward::{Answer, Forwarder};
 pub use health::{Link, LinkStatus};
-pub use poll::run;
+pub use poll::{run, run_until};
 pub use redrive::{redrive, Redriven, Refused, MAX_REDRIVES};

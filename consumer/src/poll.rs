@@ -2,6 +2,7 @@
 //! partition's lane, and stores an offset only once its message was stored by the api or
 //! dead-lettered (the lanes report each verdict back here).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,14 +30,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
 
 /// Consumes until Ctrl-C or SIGTERM, then commits what is done and leaves the group.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let stop = CancellationToken::new();
-    tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            shutdown::signal().await;
-            stop.cancel();
-        }
-    });
+    run_until(config, shutdown::signal()).await
+}
+
+/// Consumes until `stop` resolves (or the health endpoint fails), then commits what is
+/// done and leaves the group: how a test runs a consumer in its own process.
+pub async fn run_until(
+    config: Config,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let stop = {
+        let token = CancellationToken::new();
+        let cancel = token.clone();
+        tokio::spawn(async move {
+            stop.await;
+            cancel.cancel();
+        });
+        token
+    };
     let mut background = Supervisor::default();
     let (group, mut revoked) = GroupContext::new();
     let link = LinkStatus::default();

@@ -5,41 +5,43 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
-use slipstream_devkit::{free_port, wait_for_http, workspace_bin, Logs, Service};
+use slipstream_devkit::pipeline::ServiceSpec;
+use slipstream_devkit::{free_port, Service};
+use slipstream_model::contract::{self, settings};
+use slipstream_testkit::{spawn_process, start_process};
 use tokio::sync::Notify;
 
 const WRITES: i64 = 400;
 /// The kill comes after this many acknowledgements, with the rest still in flight.
 const KILL_AFTER: usize = 150;
 
+/// The api on `database` and `port`.
+fn api(database: &str, port: u16) -> ServiceSpec {
+    ServiceSpec {
+        name: contract::Service::API.name.to_owned(),
+        binary: contract::Service::API.binary,
+        port,
+        env: vec![
+            (settings::DATABASE_URL, database.to_owned()),
+            // What is tested is durability across SIGKILL; keys are tested elsewhere.
+            ("AUTH_DISABLED", "true".to_owned()),
+        ],
+    }
+}
+
 /// An api on `database`, its logs going to `dir`, not waited for.
 fn spawn_api(dir: &Path, database: &str, port: u16) -> Service {
-    let mut command = Command::new(workspace_bin("api"));
-    command
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("DATABASE_URL", database)
-        .env("LOG_FORMAT", "json")
-        // What is tested is durability across SIGKILL; keys are tested elsewhere.
-        .env("AUTH_DISABLED", "true");
-    Service::spawn("api", command, Logs::Dir(dir.to_owned())).expect("api spawns")
+    spawn_process(&api(database, port), dir)
 }
 
 /// An api on `database`, ready; its logs go to `dir`.
 fn start_api(dir: &Path, database: &str, port: u16) -> Service {
-    let api = spawn_api(dir, database, port);
-    wait_for_http(
-        &format!("http://127.0.0.1:{port}/ready"),
-        Duration::from_secs(30),
-    )
-    .expect("api ready");
-    api
+    start_process(&api(database, port), dir)
 }
 
 /// An api on a new database (SQLite, or PostgreSQL with `TEST_DATABASE=postgres`), its

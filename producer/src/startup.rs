@@ -100,10 +100,18 @@ impl Application {
             .unwrap_or_default()
     }
 
-    /// Serves until Ctrl-C or SIGTERM, lets running requests finish (each waits for its
-    /// acknowledgements), then flushes what Kafka has not taken yet.
+    /// Serves until Ctrl-C or SIGTERM (see [`Self::run_until`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        server::serve(self.listener, self.router, self.limits, shutdown::signal())
+        self.run_until(shutdown::signal()).await
+    }
+
+    /// Serves until `stop` resolves, lets running requests finish (each waits for its
+    /// acknowledgements), then flushes what Kafka has not taken yet.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        server::serve(self.listener, self.router, self.limits, stop)
             .await
             .context("The HTTP server failed")?;
         self.publisher.flush();

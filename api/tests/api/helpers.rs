@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use api::{Application, Config};
+use api::Config;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -10,9 +10,8 @@ use slipstream_devkit::DevKeys;
 use slipstream_runtime::auth::{AuthArgs, Scope};
 use slipstream_runtime::http::EdgeArgs;
 use slipstream_runtime::telemetry::{self, LogFormat};
+use slipstream_testkit::{records, InProcess};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A running api with its own database, which outlives restarts of the app, and its own key
 /// file with a key per scope. `client` sends the admin key.
@@ -25,8 +24,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub keys: DevKeys,
     config: Config,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<anyhow::Result<()>>,
+    service: InProcess,
     _dir: TempDir,
 }
 
@@ -84,27 +82,24 @@ impl TestApp {
             config.database_url = slipstream_devkit::shared_database();
         }
         configure(&mut config);
-        let (address, stop, server) = start(config.clone()).await;
+        let service = InProcess::api(config.clone()).await;
         Self {
-            address,
+            address: service.url.clone(),
             client: keys.client(Scope::Admin),
             keys,
             config,
-            stop,
-            server,
+            service,
             _dir: dir,
         }
     }
 
     /// Stops the app gracefully and starts a new one on the same database file.
     pub async fn restart(self) -> Self {
-        let _ = self.stop.send(());
-        self.server.await.expect("joined").expect("served");
-        let (address, stop, server) = start(self.config.clone()).await;
+        self.service.stop().await.expect("served");
+        let service = InProcess::api(self.config.clone()).await;
         Self {
-            address,
-            stop,
-            server,
+            address: service.url.clone(),
+            service,
             ..self
         }
     }
@@ -112,14 +107,10 @@ impl TestApp {
     /// Stops the app gracefully, then runs a new one on the same database until it stops on
     /// its own, and returns the error it stopped with.
     pub async fn restart_until_it_fails(self) -> anyhow::Error {
-        let _ = self.stop.send(());
-        self.server.await.expect("joined").expect("served");
-        let application = Application::build(self.config.clone())
-            .await
-            .expect("the app builds");
-        let run = application.run_until(std::future::pending());
-        tokio::time::timeout(Duration::from_secs(20), run)
-            .await
+        self.service.stop().await.expect("served");
+        let service = InProcess::api_without_waiting(self.config.clone()).await;
+        let ended = service.ended_within(Duration::from_secs(20)).await;
+        ended
             .expect("the app stopped on its own")
             .expect_err("the app stopped on an error")
     }
@@ -192,32 +183,6 @@ fn test_config(database: PathBuf, keys: &DevKeys) -> Config {
     }
 }
 
-async fn start(config: Config) -> (String, oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>) {
-    let application = Application::build(config).await.expect("the app builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async {
-        let _ = stopped.await;
-    }));
-    wait_until_ready(&address).await;
-    (address, stop, server)
-}
-
-/// The recommendations are built in the background after a start; `/ready` says when.
-async fn wait_until_ready(address: &str) {
-    let url = format!("{address}/ready");
-    for _ in 0..200 {
-        if reqwest::get(&url)
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the api did not become ready");
-}
-
 /// Asserts the response is a problem of this status and type, and returns its body.
 pub async fn problem(response: Response, status: StatusCode, kind: &str) -> Value {
     assert_eq!(response.status(), status);
@@ -279,26 +244,17 @@ impl OtherWriter {
 }
 
 pub fn user() -> Value {
-    json!({"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"})
+    records::user().into()
 }
 
+/// An event at a fixed time, so that answers can be compared whole.
 pub fn event() -> Value {
-    json!({
-        "begin_timestamp": "2030-06-15T18:00:00Z",
-        "end_timestamp": "2030-06-15T20:00:00Z",
-        "country": "GB",
-        "league": "Premier League",
-        "sport": "Football",
-        "participants": ["Arsenal", "Chelsea"],
-    })
+    let begin = "2030-06-15T18:00:00Z".parse().expect("a time");
+    records::event_at(begin).into()
 }
 
 pub fn coupon(user_id: i64, event_ids: &[i64]) -> Value {
-    let selections: Vec<Value> = event_ids
-        .iter()
-        .map(|id| json!({"event_id": id, "odds": 1.85}))
-        .collect();
-    json!({"user_id": user_id, "stake": 10.5, "selections": selections})
+    records::coupon(user_id, event_ids).into()
 }
 
 /// `body` with `id` set.

@@ -2,29 +2,22 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use slipstream_testkit::records;
+
 use crate::helpers::{problem, TestApp};
 
 fn user() -> Value {
-    json!({"birth_year": 1985, "country": "GR", "currency": "EUR", "gender": "M"})
+    records::user().into()
 }
 
 /// An event of `sport` beginning `hours` from now (negative: already over).
 fn event(sport: &str, hours: i64) -> Value {
     let begin = Utc::now() + Duration::hours(hours);
-    json!({
-        "begin_timestamp": begin.to_rfc3339(),
-        "end_timestamp": (begin + Duration::hours(2)).to_rfc3339(),
-        "country": "GB", "league": "League", "sport": sport,
-        "participants": ["Home", "Away"],
-    })
+    records::event_at(begin).set("sport", sport).into()
 }
 
 fn coupon(user_id: i64, events: &[i64]) -> Value {
-    let selections: Vec<Value> = events
-        .iter()
-        .map(|id| json!({"event_id": id, "odds": 2}))
-        .collect();
-    json!({"user_id": user_id, "stake": 5, "selections": selections})
+    records::coupon(user_id, events).into()
 }
 
 async fn recommendation(app: &TestApp, user_id: i64, query: &str) -> Value {

@@ -15,13 +15,7 @@ use crate::helpers::{coupon, user, with_id, TestApp};
 
 /// An event of `sport` that begins in a day.
 fn event(sport: &str) -> Value {
-    let begin = chrono::Utc::now() + chrono::Duration::days(1);
-    json!({
-        "begin_timestamp": begin.to_rfc3339(),
-        "end_timestamp": (begin + chrono::Duration::hours(2)).to_rfc3339(),
-        "country": "GB", "league": "League", "sport": sport,
-        "participants": ["Home", "Away"],
-    })
+    slipstream_testkit::event().set("sport", sport).into()
 }
 
 /// The user's recommendations as the app answers them, without the time they were made.

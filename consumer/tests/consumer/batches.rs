@@ -3,16 +3,19 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use slipstream_devkit::kafka::header;
 use slipstream_devkit::metrics::sample;
 
 use crate::helpers::Setup;
+use slipstream_testkit::records;
 
 const BACKLOG: i64 = 600;
 
+/// Registered at a fixed time, so that a redelivery is the same record.
 fn user(id: i64, birth_year: i64) -> Value {
-    json!({"id": id, "birth_year": birth_year, "country": "GR", "currency": "EUR", "gender": "F", "registration_date": "2024-01-01T00:00:00Z"})
+    let user = records::user().id(id).set("birth_year", birth_year);
+    user.set("registration_date", "2024-01-01T00:00:00Z").into()
 }
 
 /// Users 1 to `BACKLOG` in partition 0, with `replace` applied to their values.

@@ -6,9 +6,12 @@ use slipstream_devkit::eventually;
 use slipstream_devkit::kafka::header;
 
 use crate::helpers::{payload, Setup};
+use slipstream_testkit::records;
 
+/// Registered at a fixed time, so that a redelivery is the same record.
 fn user(id: i64, birth_year: i64) -> Value {
-    json!({"id": id, "birth_year": birth_year, "country": "GR", "currency": "EUR", "gender": "M", "registration_date": "2024-01-01T00:00:00Z"})
+    let user = records::user().id(id).set("birth_year", birth_year);
+    user.set("registration_date", "2024-01-01T00:00:00Z").into()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,6 +13,7 @@ use slipstream_devkit::{
     free_port, shared_broker, wait_for_http, workspace_bin, DevKeys, Logs, Service,
 };
 use slipstream_runtime::auth::Scope;
+use slipstream_testkit::InProcess;
 use tempfile::TempDir;
 
 /// One topic's consumer process, the api it forwards to (started on demand), and a Kafka
@@ -30,7 +31,8 @@ pub struct Setup {
     /// The key file the consumer and its api share; the consumer sends the write key.
     pub keys: DevKeys,
     dir: TempDir,
-    api_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The api, once started; stopped when dropped.
+    api: Option<InProcess>,
 }
 
 impl Setup {
@@ -75,7 +77,7 @@ impl Setup {
             http: keys.client(Scope::Admin),
             keys,
             dir,
-            api_stop: None,
+            api: None,
         }
     }
 
@@ -95,12 +97,7 @@ impl Setup {
             "--auth-keys-file",
             &keys,
         ]);
-        let app = api::Application::build(config).await.expect("api starts");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
-            let _ = stopped.await;
-        }));
-        self.api_stop = Some(stop);
+        self.api = Some(InProcess::api(config).await);
     }
 
     /// Runs `consumer redrive` for this setup's topic and returns its report, the last line
@@ -337,9 +334,6 @@ impl Drop for Setup {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("----- consumer -----\n{}", self.consumer.log_tail(60));
-        }
-        if let Some(stop) = self.api_stop.take() {
-            let _ = stop.send(());
         }
     }
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::Setup;
+use slipstream_testkit::records;
 
 fn user(id: i64, birth_year: i64) -> Value {
-    json!({"id": id, "birth_year": birth_year, "country": "GR", "currency": "EUR", "gender": "M"})
+    records::user().id(id).set("birth_year", birth_year).into()
 }
 
 fn coupon(id: i64, user_id: i64) -> Value {

@@ -1,14 +1,11 @@
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use slipstream_devkit::pipeline::{ServiceSpec, Wiring};
-use slipstream_devkit::process::listens_on;
-use slipstream_devkit::{
-    free_port, shared_broker, wait_for_http, workspace_bin, DevKeys, KafkaBroker, Logs, Service,
-};
-use slipstream_model::contract::{self, settings};
+use slipstream_devkit::{free_port, shared_broker, DevKeys, KafkaBroker, Service};
+use slipstream_model::contract;
 use slipstream_runtime::auth::Scope;
+use slipstream_testkit::start_process;
 use tempfile::TempDir;
 
 /// A running pipeline on its own topics and database (SQLite, or PostgreSQL with
@@ -113,7 +110,7 @@ impl Pipeline {
         let services = specs
             .into_iter()
             .map(|spec| {
-                let service = spawn(&spec, dir.path());
+                let service = start_process(&spec, dir.path());
                 (spec, service)
             })
             .collect();
@@ -151,7 +148,7 @@ impl Pipeline {
         let dir = self.dir.path().to_owned();
         let (spec, service) = self.service(name);
         let spec = spec.clone();
-        *service = tokio::task::spawn_blocking(move || spawn(&spec, &dir))
+        *service = tokio::task::spawn_blocking(move || start_process(&spec, &dir))
             .await
             .expect("restart");
     }
@@ -174,7 +171,7 @@ impl Pipeline {
         spec.port = free_port();
         let dir = self.dir.path().to_owned();
         let replica = spec.clone();
-        let service = tokio::task::spawn_blocking(move || spawn(&replica, &dir))
+        let service = tokio::task::spawn_blocking(move || start_process(&replica, &dir))
             .await
             .expect("replica start");
         self.services.push((spec.clone(), service));
@@ -317,38 +314,4 @@ impl Drop for Pipeline {
             let _ = service.stop(Duration::from_secs(10));
         }
     }
-}
-
-/// Starts a service and waits until it is ready to take traffic.
-fn spawn(spec: &ServiceSpec, logs: &Path) -> Service {
-    let mut command = spec.command(&workspace_bin(spec.binary));
-    let defaults = [
-        (settings::HOST, "127.0.0.1"),
-        ("LOG_FORMAT", "json"),
-        ("RUST_LOG", "info"),
-    ];
-    for (key, value) in defaults {
-        if !spec.env.iter().any(|(set, _)| *set == key) {
-            command.env(key, value);
-        }
-    }
-    let mut service =
-        Service::spawn(&spec.name, command, Logs::Dir(logs.to_owned())).expect("spawn");
-    wait_for_http(&spec.ready_url(), Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{} not ready: {e:#}", spec.name));
-    // The answer may have come from another test's service that took the port first.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !listens_on(service.pid(), spec.port) {
-        let exited = !service.is_running();
-        if exited || Instant::now() > deadline {
-            panic!(
-                "{} does not listen on port {} (taken by another process?):\n{}",
-                spec.name,
-                spec.port,
-                service.log_tail(20)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    service
 }

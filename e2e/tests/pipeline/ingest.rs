@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use slipstream_devkit::eventually;
 
 use crate::helpers::Pipeline;
+use slipstream_testkit::records;
 
 const COUNTRIES: [&str; 5] = ["GR", "GB", "JP", "DE", "US"];
 const CURRENCIES: [&str; 3] = ["EUR", "GBP", "USD"];
@@ -14,23 +15,22 @@ const ODDS: [f64; 3] = [1.5, 1.85, 2.35];
 const SPORTS: [&str; 4] = ["football", "Basketball", "tennis", "Football"];
 
 fn user(i: u64) -> Value {
-    json!({
-        "birth_year": 1950 + i % 50,
-        "country": COUNTRIES[i as usize % COUNTRIES.len()],
-        "currency": CURRENCIES[i as usize % CURRENCIES.len()],
-        "gender": GENDERS[i as usize % GENDERS.len()],
-    })
+    let user = records::user().set("birth_year", 1950 + i % 50);
+    let user = user.set("country", COUNTRIES[i as usize % COUNTRIES.len()]);
+    let user = user.set("currency", CURRENCIES[i as usize % CURRENCIES.len()]);
+    user.set("gender", GENDERS[i as usize % GENDERS.len()])
+        .into()
 }
 
 fn event(i: u64) -> Value {
-    json!({
-        "begin_timestamp": format!("2027-01-{:02}T18:00:00Z", 1 + i % 28),
-        "end_timestamp": format!("2027-01-{:02}T20:00:00Z", 1 + i % 28),
-        "country": COUNTRIES[i as usize % COUNTRIES.len()],
-        "league": format!("League {}", i % 7),
-        "sport": SPORTS[i as usize % SPORTS.len()],
-        "participants": [format!("Team {i}"), format!("Team {}", i + 1000)],
-    })
+    let begin = format!("2027-01-{:02}T18:00:00Z", 1 + i % 28)
+        .parse()
+        .expect("a time");
+    let event = records::event_at(begin).set("country", COUNTRIES[i as usize % COUNTRIES.len()]);
+    let event = event.set("league", format!("League {}", i % 7));
+    let event = event.set("sport", SPORTS[i as usize % SPORTS.len()]);
+    let participants = [format!("Team {i}"), format!("Team {}", i + 1000)];
+    event.set("participants", participants.to_vec()).into()
 }
 
 fn coupon(i: u64, user_id: i64, events: &[i64]) -> Value {
@@ -38,7 +38,9 @@ fn coupon(i: u64, user_id: i64, events: &[i64]) -> Value {
     let selections: Vec<Value> = (0..picks)
         .map(|k| json!({"event_id": events[(i as usize * 7 + k * 13) % events.len()], "odds": ODDS[k]}))
         .collect();
-    json!({"user_id": user_id, "stake": 5 + i % 100, "selections": selections, "timestamp": "2026-11-01T12:00:00Z"})
+    let coupon = records::coupon(user_id, &[]).set("stake", 5 + i % 100);
+    let coupon = coupon.set("selections", selections);
+    coupon.set("timestamp", "2026-11-01T12:00:00Z").into()
 }
 
 /// Posts records one by one or in batches of `batch`; returns (id, the record sent) per record.

@@ -10,13 +10,14 @@ use tokio::time::Instant;
 
 use crate::helpers::{Options, Pipeline};
 use crate::ledger::dead_letters;
+use slipstream_testkit::records;
 
 const TIMEOUT_SECS: u64 = 20;
 const VALID: i64 = 300;
 const ORPHANS: i64 = 200;
 
 fn coupon(id: i64, user_id: i64) -> Value {
-    json!({"id": id, "user_id": user_id, "stake": 2, "selections": [{"event_id": 1, "odds": 2}]})
+    records::coupon(user_id, &[1]).id(id).into()
 }
 
 async fn all_stored(pipeline: &Pipeline, paths: impl Iterator<Item = String>) -> bool {

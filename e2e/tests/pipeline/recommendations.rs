@@ -5,15 +5,15 @@ use serde_json::{json, Value};
 use slipstream_devkit::eventually;
 
 use crate::helpers::Pipeline;
+use slipstream_testkit::records;
 
 fn event(id: i64, sport: &str, day: u32) -> Value {
-    json!({
-        "id": id,
-        "begin_timestamp": format!("2031-03-{day:02}T18:00:00Z"),
-        "end_timestamp": format!("2031-03-{day:02}T20:00:00Z"),
-        "country": "GR", "league": "League", "sport": sport,
-        "participants": [format!("Home {id}"), format!("Away {id}")],
-    })
+    let begin = format!("2031-03-{day:02}T18:00:00Z")
+        .parse()
+        .expect("a time");
+    let event = records::event_at(begin).id(id).set("sport", sport);
+    let participants = [format!("Home {id}"), format!("Away {id}")];
+    event.set("participants", participants.to_vec()).into()
 }
 
 async fn recommended(pipeline: &Pipeline, user: i64) -> Vec<i64> {

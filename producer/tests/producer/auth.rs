@@ -2,14 +2,16 @@
 //! a 401 and never a 5xx, and nothing refused reaches Kafka.
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
-use serde_json::{json, Value};
+use serde_json::Value;
 use slipstream_devkit::shared_broker;
 use slipstream_runtime::auth::Scope;
 
 use crate::helpers::TestProducer;
+use slipstream_testkit::records;
 
 fn user(id: i64) -> Value {
-    json!({"id": id, "birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F", "registration_date": "2024-01-01T00:00:00Z"})
+    let user = records::user().id(id);
+    user.set("registration_date", "2024-01-01T00:00:00Z").into()
 }
 
 async fn post_with(producer: &TestProducer, values: &[&[u8]], id: i64) -> reqwest::Response {

@@ -8,13 +8,14 @@ use serde_json::{json, Value};
 use slipstream_devkit::shared_broker;
 
 use crate::helpers::TestProducer;
+use slipstream_testkit::records;
 
 fn user() -> Value {
-    json!({"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"})
+    records::user().into()
 }
 
 fn coupon() -> Value {
-    json!({"user_id": 1, "stake": 10.5, "selections": [{"event_id": 3, "odds": 1.85}]})
+    records::coupon(1, &[3]).into()
 }
 
 /// `base` with `field` set to the raw JSON text `value`, which need not be valid JSON.

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use producer::{Application, Config};
+use producer::Config;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{ClientConfig, Message};
@@ -9,6 +9,7 @@ use serde_json::Value;
 use slipstream_devkit::kafka::read_topic;
 use slipstream_devkit::DevKeys;
 use slipstream_runtime::auth::Scope;
+use slipstream_testkit::InProcess;
 use tempfile::TempDir;
 
 /// A producer running in this process on its own topics, with its own key file holding a
@@ -19,6 +20,8 @@ pub struct TestProducer {
     pub prefix: String,
     pub http: reqwest::Client,
     pub keys: DevKeys,
+    /// Runs until the producer is dropped.
+    _service: InProcess,
     _dir: TempDir,
 }
 
@@ -42,13 +45,10 @@ impl TestProducer {
             &keys_file,
         ];
         args.extend_from_slice(extra);
-        let app = Application::build(Config::parse_from(args))
-            .await
-            .expect("producer starts");
-        let url = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let service = InProcess::producer(Config::parse_from(args)).await;
         TestProducer {
-            url,
+            url: service.url.clone(),
+            _service: service,
             bootstrap: bootstrap.to_owned(),
             prefix,
             http: keys.client(Scope::Ingest),

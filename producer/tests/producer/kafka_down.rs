@@ -1,13 +1,14 @@
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use slipstream_devkit::KafkaBroker;
 use slipstream_model::GENERATED_ID_FLOOR;
 
 use crate::helpers::TestProducer;
+use slipstream_testkit::records;
 
 fn event() -> Value {
-    json!({"begin_timestamp": "2027-01-01T18:00:00Z", "end_timestamp": "2027-01-01T20:00:00Z", "country": "GR", "league": "Super League", "sport": "football", "participants": ["A", "B"]})
+    records::event().into()
 }
 
 /// Stops its own broker: the shared one must stay up for the other tests.

@@ -6,13 +6,14 @@ use slipstream_model::GENERATED_ID_FLOOR;
 use slipstream_devkit::kafka::header;
 
 use crate::helpers::{json_of, key_of, TestProducer};
+use slipstream_testkit::records;
 
 fn user() -> Value {
-    json!({"birth_year": 1990, "country": "UK", "currency": "EUR", "gender": "F"})
+    records::user().set("country", "UK").into()
 }
 
 fn coupon(id: i64, user_id: i64) -> Value {
-    json!({"id": id, "user_id": user_id, "stake": 10.5, "selections": [{"event_id": 3, "odds": 1.85}]})
+    records::coupon(user_id, &[3]).id(id).into()
 }
 
 #[tokio::test(flavor = "multi_thread")]
