@@ -28,10 +28,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
-# The api's HTTP tests and the end-to-end pipeline and crash tests once more with the api on
+# The api's own tests (every store query among them) and its HTTP tests, and the end-to-end
+# pipeline and crash tests, once more with the api on
 # PostgreSQL: a throwaway server from Debian's package (`apt-get install postgresql`), started
 # by the devkit.
-for tests in "api --test api" "slipstream-e2e --test pipeline --test crash"; do
+for tests in "api --lib --test api" "slipstream-e2e --test pipeline --test crash"; do
   # shellcheck disable=SC2086 # a package and its test targets, split on purpose
   TEST_DATABASE=postgres cargo test --package $tests "$@" 2>&1 | tee -a "$log" || status=$?
 done

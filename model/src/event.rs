@@ -2,10 +2,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use validator::ValidateLength;
 
 use crate::error::Invalid;
-use crate::fields::{array, each, string, Fields};
+use crate::fields::{array, each, text, Fields};
 use crate::id::{parse_id, Id};
 use crate::timestamp::timestamp;
 use crate::values::Country;
@@ -98,22 +97,6 @@ impl Event {
     pub fn sport_key(&self) -> String {
         self.sport.to_lowercase()
     }
-}
-
-/// Trimmed text of 1 to `max` characters.
-/// NUL is refused: no name holds one, and PostgreSQL cannot store it in text, so taking it
-/// would make the contract depend on the database.
-fn text(value: &Value, max: u64) -> Result<String, Invalid> {
-    let trimmed = string(value)?.trim();
-    if !trimmed.validate_length(Some(1), Some(max), None) {
-        return Err(Invalid::here(format!(
-            "must be 1 to {max} characters after trimming"
-        )));
-    }
-    if trimmed.contains('\0') {
-        return Err(Invalid::here("must not contain the NUL character (U+0000)"));
-    }
-    Ok(trimmed.to_owned())
 }
 
 /// Exactly two distinct names; case does not make a team another team.

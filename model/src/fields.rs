@@ -1,6 +1,7 @@
 //! Reads a JSON object field by field, collecting every problem instead of stopping at the first.
 
 use serde_json::{Map, Value};
+use validator::ValidateLength;
 
 use crate::error::{FieldError, Invalid};
 
@@ -93,6 +94,22 @@ pub(crate) fn string(value: &Value) -> Result<&str, Invalid> {
     value
         .as_str()
         .ok_or_else(|| Invalid::here(format!("must be a string, found {}", kind_of(value))))
+}
+
+/// Trimmed text of 1 to `max` characters.
+/// NUL is refused: no name holds one, and PostgreSQL cannot store it in text, so taking it
+/// would make the contract depend on the database.
+pub(crate) fn text(value: &Value, max: u64) -> Result<String, Invalid> {
+    let trimmed = string(value)?.trim();
+    if !trimmed.validate_length(Some(1), Some(max), None) {
+        return Err(Invalid::here(format!(
+            "must be 1 to {max} characters after trimming"
+        )));
+    }
+    if trimmed.contains('\0') {
+        return Err(Invalid::here("must not contain the NUL character (U+0000)"));
+    }
+    Ok(trimmed.to_owned())
 }
 
 pub(crate) fn integer(value: &Value) -> Result<i64, Invalid> {

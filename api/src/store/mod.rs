@@ -14,6 +14,8 @@ mod bets;
 mod coupons;
 pub use coupons::{CouponCursor, Page};
 mod events;
+#[cfg(test)]
+mod every_query;
 mod feed;
 mod users;
 
