@@ -10,78 +10,75 @@ use utoipa::ToSchema;
 
 use crate::Kind;
 
-/// The `type` of a problem+json answer (RFC 9457): a short slug clients branch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProblemType {
+/// Declares the problem types once: the enum, each one's slug, and the list of all.
+macro_rules! problem_types {
+    ($($(#[doc = $doc:literal])* $variant:ident = $slug:literal,)+) => {
+        /// The `type` of a problem+json answer (RFC 9457): a short slug clients branch on.
+        // Written as its variant's name in kebab case, which is also its slug (a test holds
+        // the two together): the OpenAPI derive reads `rename_all`, not a rename made here.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum ProblemType {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl ProblemType {
+            /// Every problem type, in the order declared.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $slug,)+
+                }
+            }
+        }
+    };
+}
+
+problem_types! {
     /// 422: fields failed validation; `errors` names each.
-    Validation,
+    Validation = "validation",
     /// 400: the body is not JSON.
-    MalformedJson,
+    MalformedJson = "malformed-json",
     /// 400: JSON, but not the shape the route takes (a number where an object goes, …).
-    MalformedBody,
+    MalformedBody = "malformed-body",
     /// 413: the body is over the route's limit.
-    PayloadTooLarge,
+    PayloadTooLarge = "payload-too-large",
     /// 415: the body is not `application/json`.
-    UnsupportedMediaType,
+    UnsupportedMediaType = "unsupported-media-type",
     /// 400: a path parameter is not what the route takes.
-    InvalidPath,
+    InvalidPath = "invalid-path",
     /// 400 or 422: a query parameter is not what the route takes.
-    InvalidQuery,
+    InvalidQuery = "invalid-query",
     /// 409: a record with this id is stored already, with other values.
-    IdConflict,
+    IdConflict = "id-conflict",
     /// 409: no id is left to assign.
-    IdsExhausted,
+    IdsExhausted = "ids-exhausted",
     /// 409: a coupon names a user or event not stored (yet); `missing` lists them.
-    MissingReference,
+    MissingReference = "missing-reference",
     /// 409: a regeneration is running already.
-    GenerateRunning,
+    GenerateRunning = "generate-running",
     /// 404.
-    NotFound,
+    NotFound = "not-found",
     /// 405.
-    MethodNotAllowed,
+    MethodNotAllowed = "method-not-allowed",
     /// 401: no key, or not a valid one.
-    Unauthenticated,
+    Unauthenticated = "unauthenticated",
     /// 403: the key lacks the route's scope.
-    Forbidden,
+    Forbidden = "forbidden",
     /// 429: the key made too many requests.
-    RateLimited,
+    RateLimited = "rate-limited",
     /// 408: the request took longer than the service's limit.
-    Timeout,
+    Timeout = "timeout",
     /// 503: a part the service needs is not there; try again after `Retry-After`.
-    Unavailable,
+    Unavailable = "unavailable",
     /// 503: too many open connections.
-    Overloaded,
+    Overloaded = "overloaded",
     /// 500: logged on the service, nothing said to the client.
-    Internal,
+    Internal = "internal",
 }
 
 impl ProblemType {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Validation => "validation",
-            Self::MalformedJson => "malformed-json",
-            Self::MalformedBody => "malformed-body",
-            Self::PayloadTooLarge => "payload-too-large",
-            Self::UnsupportedMediaType => "unsupported-media-type",
-            Self::InvalidPath => "invalid-path",
-            Self::InvalidQuery => "invalid-query",
-            Self::IdConflict => "id-conflict",
-            Self::IdsExhausted => "ids-exhausted",
-            Self::MissingReference => "missing-reference",
-            Self::GenerateRunning => "generate-running",
-            Self::NotFound => "not-found",
-            Self::MethodNotAllowed => "method-not-allowed",
-            Self::Unauthenticated => "unauthenticated",
-            Self::Forbidden => "forbidden",
-            Self::RateLimited => "rate-limited",
-            Self::Timeout => "timeout",
-            Self::Unavailable => "unavailable",
-            Self::Overloaded => "overloaded",
-            Self::Internal => "internal",
-        }
-    }
-
     /// Whether the api refuses the record itself, so that sending it again cannot help: only
     /// these may send a message to a dead-letter topic. Any other refusal (a 404 from a
     /// gateway, an unknown route, a key refused) says the way to the api is wrong, not the
@@ -277,30 +274,7 @@ mod tests {
 
     #[test]
     fn as_str_is_the_serialised_slug_of_every_type() {
-        use ProblemType::*;
-        let every = [
-            Validation,
-            MalformedJson,
-            MalformedBody,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            InvalidPath,
-            InvalidQuery,
-            IdConflict,
-            IdsExhausted,
-            MissingReference,
-            GenerateRunning,
-            NotFound,
-            MethodNotAllowed,
-            Unauthenticated,
-            Forbidden,
-            RateLimited,
-            Timeout,
-            Unavailable,
-            Overloaded,
-            Internal,
-        ];
-        for kind in every {
+        for &kind in ProblemType::ALL {
             let written = serde_json::to_string(&kind).expect("JSON");
             assert_eq!(written, format!("\"{kind}\""));
             let body = format!(r#"{{"type":{written}}}"#);
