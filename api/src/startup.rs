@@ -133,7 +133,7 @@ impl Application {
 
     /// The background work the api cannot do without: the writer, the recommendations'
     /// startup build (the api serves and stores meanwhile; `/ready` waits for it), then the
-    /// periodic pass. A failure of either stops the api.
+    /// periodic pass, and the staleness report. A failure of any of them stops the api.
     fn start_background(&mut self) -> Supervisor {
         let mut background = Supervisor::default();
         if let Some(writer) = self.writer_task.take() {

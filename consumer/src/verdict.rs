@@ -105,7 +105,8 @@ impl Courier {
         let (body, context) = (&body, &context);
         let answered = retry(&self.backoff, stop, |attempt| async move {
             let sent = Instant::now();
-            let answer = (self.forwarder)
+            let answer = self
+                .forwarder
                 .forward_batch(body.clone(), messages.len(), context.clone())
                 .await;
             metrics::forwarded(&self.topic, sent.elapsed());
