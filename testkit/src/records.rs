@@ -1,7 +1,7 @@
 //! Records as a client sends them: valid by default, any field changed or left out by the
 //! test that needs it, so a new field of a record is added to the tests in one place.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound as _, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -51,16 +51,19 @@ pub fn user() -> Record {
     Record::of(json!({"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"}))
 }
 
-/// A two-hour football match that starts in a day.
+/// A two-hour football match that starts in a day, on the second.
 pub fn event() -> Record {
-    event_at(Utc::now() + Duration::days(1))
+    event_at((Utc::now() + Duration::days(1)).trunc_subsecs(0))
 }
 
-/// A two-hour football match that starts at `begin`.
+/// A two-hour football match that starts at `begin`, its times written as the api writes
+/// them (`Z`, fractions only when there are any), so that what a test sent compares equal
+/// to what it reads back.
 pub fn event_at(begin: DateTime<Utc>) -> Record {
+    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
     Record::of(json!({
-        "begin_timestamp": begin.to_rfc3339(),
-        "end_timestamp": (begin + Duration::hours(2)).to_rfc3339(),
+        "begin_timestamp": time(begin),
+        "end_timestamp": time(begin + Duration::hours(2)),
         "country": "GB",
         "league": "Premier League",
         "sport": "Football",
@@ -93,6 +96,14 @@ mod tests {
         User::parse(&user().id(1).json(), now).expect("a valid user");
         Event::parse(&event().id(2).json()).expect("a valid event");
         Coupon::parse(&coupon(1, &[2, 3]).id(4).json()).expect("a valid coupon");
+    }
+
+    #[test]
+    fn times_are_written_as_the_api_writes_them() {
+        let begin = "2027-01-02T18:00:00Z".parse().expect("a time");
+        let event = event_at(begin).json();
+        assert_eq!(event["begin_timestamp"], "2027-01-02T18:00:00Z");
+        assert_eq!(event["end_timestamp"], "2027-01-02T20:00:00Z");
     }
 
     #[test]
