@@ -9,22 +9,11 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init(config.log_format);
     match config.command {
-        Some(Mode::Redrive { force }) => {
-            command_exit(consumer::redrive(&config, force).await.and_then(report))
-        }
+        Some(Mode::Redrive { force }) => fatal::command_exit(
+            "consumer redrive",
+            consumer::redrive(&config, force).await.and_then(report),
+        ),
         None => fatal::exit_code(consumer::run(config).await),
-    }
-}
-
-/// A command's failure goes to stderr for the operator who ran it, its count to stdout.
-#[allow(clippy::print_stderr)]
-fn command_exit(result: anyhow::Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("consumer redrive: {error:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use slipstream_devkit::kafka::{self, KafkaOptions};
+use slipstream_runtime::fatal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,15 +55,8 @@ enum KafkaCommand {
     },
 }
 
-#[allow(clippy::print_stderr)] // The one report of a failure, with its whole cause chain.
 fn main() -> ExitCode {
-    match run(Cli::parse().command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("slipstream-dev: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    fatal::command_exit("slipstream-dev", run(Cli::parse().command))
 }
 
 fn run(command: Command) -> Result<()> {

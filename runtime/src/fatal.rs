@@ -26,6 +26,20 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// The exit of a command an operator runs (`slipstream-keys`, `consumer redrive`,
+/// `slipstream-dev`): success, or the error with its whole cause chain on stderr, named after
+/// the command, and a failure code. Its answer, if any, went to stdout.
+#[allow(clippy::print_stderr)] // The one report of a command's failure.
+pub fn command_exit(command: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{command}: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Background tasks a service runs for as long as it serves.
 #[derive(Debug, Default)]
 pub struct Supervisor {

@@ -59,11 +59,7 @@ impl InProcess {
     pub async fn consumer(config: consumer::Config) -> Self {
         let url = format!("http://{}:{}", config.host, config.port);
         let started = Self::run(url, |stop| consumer::run_until(config, stop));
-        let health = format!("{}/health", started.url);
-        tokio::task::spawn_blocking(move || wait_for_http(&health, READY_WITHIN))
-            .await
-            .expect("joined")
-            .expect("the consumer serves /health");
+        wait_until_200(format!("{}/health", started.url)).await;
         started
     }
 
@@ -87,19 +83,7 @@ impl InProcess {
 
     /// Polls `/ready` until it answers 200.
     pub async fn wait_until_ready(&self) {
-        let ready = format!("{}/ready", self.url);
-        let deadline = tokio::time::Instant::now() + READY_WITHIN;
-        loop {
-            let answer = reqwest::get(&ready).await;
-            if answer.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{ready} did not answer 200 within {READY_WITHIN:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        wait_until_200(format!("{}/ready", self.url)).await;
     }
 
     /// Asks the service to stop, as SIGTERM would, and returns how it ended.
@@ -115,6 +99,14 @@ impl InProcess {
         let ended = tokio::time::timeout(timeout, &mut self.task).await.ok()?;
         Some(ended.expect("the service's task"))
     }
+}
+
+/// Polls `GET url` until it answers 200, off the test's runtime threads.
+async fn wait_until_200(url: String) {
+    tokio::task::spawn_blocking(move || wait_for_http(&url, READY_WITHIN))
+        .await
+        .expect("joined")
+        .unwrap_or_else(|error| panic!("{error:#}"));
 }
 
 /// Starts `spec`'s binary as a child process, its output (JSON lines) in `logs/<name>.log`,

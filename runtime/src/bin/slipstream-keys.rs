@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use slipstream_model::contract::settings;
 use slipstream_runtime::auth::file::{self, DEFAULT_RATE};
 use slipstream_runtime::auth::Scope;
+use slipstream_runtime::fatal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,16 +54,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("slipstream-keys: {e:#}");
-            }
-            ExitCode::FAILURE
-        }
-    }
+    fatal::command_exit("slipstream-keys", run(&cli))
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
