@@ -145,7 +145,9 @@ async fn clients_hanging_up_mid_group_leave_the_database_writable_and_lose_nothi
 async fn writes_keep_flowing_while_a_regeneration_runs() {
     let app = TestApp::spawn().await;
     let game = app.create("/events", &event()).await;
-    seed_bettors(&app, game, 150_000).await;
+    // Enough bettors that the regeneration outlasts the scheduling noise of a busy
+    // two-core machine (150,000 took 1.2 s on PostgreSQL, and once 0 writes fit in it).
+    seed_bettors(&app, game, 300_000).await;
     let app = app.restart().await;
 
     let generate = async {
